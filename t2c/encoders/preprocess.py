@@ -1,0 +1,44 @@
+"""Preprocessing declared as data: one `PreprocessConfig` per model and data set.
+
+The config is part of the feature-store key, so two runs share cached features only when they
+decode images the same way.
+"""
+
+import hashlib
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PreprocessConfig(BaseModel):
+    """How an image becomes the input array of a model.
+
+    Steps run in this order: grayscale -> RGB, inversion, resize of the shorter side to `resize`,
+    center crop to `crop`, scale to `value_scale` (1.0 gives 0-1 floats, 255.0 gives 0-255),
+    `(x - mean) / std` per channel in RGB order, channel reordering, then layout.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    resize: int | None = Field(224, description="shorter side after resizing, in pixels; None keeps the size")
+    interpolation: Literal["nearest", "bilinear", "bicubic", "lanczos"] = "bicubic"
+    crop: int | None = Field(224, description="side of the center crop, in pixels; None skips cropping")
+    value_scale: float = Field(1.0, description="pixel range after conversion to float: 1.0 or 255.0")
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    channel_order: Literal["RGB", "BGR"] = "RGB"
+    layout: Literal["NCHW", "NHWC"] = "NCHW"
+    grayscale_to_rgb: bool = True
+    invert: bool = False
+
+    def merged(self, overrides: dict | None) -> "PreprocessConfig":
+        """Return a copy with a data set's overrides applied (for example `{"invert": True}`)."""
+        if not overrides:
+            return self
+        return self.model_validate({**self.model_dump(), **overrides})
+
+    def digest(self) -> str:
+        """Return a short sha256 of the canonical JSON form, used in feature-store keys."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
