@@ -1,0 +1,19 @@
+"""Feature extraction, the on-disk feature store and the executors that fill it."""
+
+from t2c.features.executors import Executor, LocalExecutor
+from t2c.features.extract import extract_features
+from t2c.features.key import FeatureKey
+from t2c.features.entry import FeatureEntry, ShardProblem
+from t2c.features.store import FeatureStore
+from t2c.features.task import ShardTask
+
+__all__ = [
+    "Executor",
+    "FeatureEntry",
+    "FeatureKey",
+    "FeatureStore",
+    "LocalExecutor",
+    "ShardProblem",
+    "ShardTask",
+    "extract_features",
+]

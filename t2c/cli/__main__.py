@@ -1,0 +1,3 @@
+from t2c.cli import main
+
+main()

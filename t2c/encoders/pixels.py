@@ -1,0 +1,138 @@
+"""Turn PIL images into model input arrays as a `PreprocessConfig` declares.
+
+The geometric steps (resize of the shorter side, center crop with zero padding) follow
+torchvision's `Resize(int)` and `CenterCrop` on PIL images (torchvision 0.29), so a config
+built from a torchvision pipeline gives the same pixels to float32 rounding.
+"""
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from t2c.encoders.preprocess import PreprocessConfig
+from t2c.errors import ConfigError, ShapeError
+
+RESAMPLING = {  # PreprocessConfig.interpolation -> PIL resampling filter
+    "nearest": Image.Resampling.NEAREST,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "lanczos": Image.Resampling.LANCZOS,
+}
+
+GRAYSCALE_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
+
+
+def to_rgb(image: Image.Image, config: PreprocessConfig) -> Image.Image:
+    """Convert `image` to mode "RGB", rejecting grayscale input when the config forbids it."""
+    if image.mode == "RGB":
+        return image
+
+    if image.mode in GRAYSCALE_MODES and not config.grayscale_to_rgb:
+        raise ConfigError(
+            f"image has grayscale mode {image.mode!r} but the preprocessing config sets "
+            "grayscale_to_rgb=False, and models take 3 channels; set grayscale_to_rgb=True "
+            "in the encoder's config or the data set's preprocess_overrides"
+        )
+    return image.convert("RGB")
+
+
+def resized_size(width: int, height: int, shorter_side: int) -> tuple[int, int]:
+    """Return (width, height) after scaling the shorter side to `shorter_side`, as torchvision's Resize(int)."""
+    if width <= height:
+        return shorter_side, int(shorter_side * height / width)
+    return int(shorter_side * width / height), shorter_side
+
+
+def center_crop(array: np.ndarray, side: int) -> np.ndarray:
+    """Crop an (h, w, 3) array to (side, side, 3) around its center, zero-padding a smaller image.
+
+    The padding and the rounding of the offsets match torchvision's `center_crop`.
+    """
+    height, width = array.shape[:2]
+
+    if side > width or side > height:
+        pad_left = (side - width) // 2 if side > width else 0
+        pad_top = (side - height) // 2 if side > height else 0
+        pad_right = (side - width + 1) // 2 if side > width else 0
+        pad_bottom = (side - height + 1) // 2 if side > height else 0
+        array = np.pad(array, ((pad_top, pad_bottom), (pad_left, pad_right), (0, 0)))
+        height, width = array.shape[:2]
+
+    top = int(round((height - side) / 2.0))
+    left = int(round((width - side) / 2.0))
+    return array[top : top + side, left : left + side]
+
+
+def to_uint8(image: Image.Image, config: PreprocessConfig) -> np.ndarray:
+    """Run the geometric steps on one image.
+
+    Returns:
+        (h, w, 3) uint8 array in RGB order: converted, inverted, resized and cropped as `config` sets.
+    """
+    image = to_rgb(image, config)
+
+    if config.invert:
+        image = ImageOps.invert(image)
+
+    if config.resize is not None:
+        size = resized_size(image.width, image.height, config.resize)
+        if size != image.size:
+            image = image.resize(size, RESAMPLING[config.interpolation])
+
+    array = np.asarray(image, dtype=np.uint8)
+
+    if config.crop is not None:
+        array = center_crop(array, config.crop)
+    return array
+
+
+def normalize(batch: np.ndarray, config: PreprocessConfig) -> np.ndarray:
+    """Scale, normalise, reorder and lay out a batch.
+
+    Args:
+        batch: (n, h, w, 3) uint8 in RGB order.
+
+    Returns:
+        (n, 3, h, w) or (n, h, w, 3) float32 laid out as `config.layout` sets, channels in `config.channel_order`.
+    """
+    pixels = batch.astype(np.float32)
+
+    # Values 0-255 become 0-1 (value_scale 1.0) or stay 0-255 (value_scale 255.0), then
+    # mean and std apply in those units, per RGB channel.
+    if config.value_scale != 255.0:
+        pixels /= np.float32(255.0 / config.value_scale)
+    pixels -= np.asarray(config.mean, dtype=np.float32)
+    pixels /= np.asarray(config.std, dtype=np.float32)
+
+    if config.channel_order == "BGR":
+        pixels = pixels[..., ::-1]
+
+    if config.layout == "NCHW":
+        pixels = pixels.transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(pixels, dtype=np.float32)
+
+
+def stack(arrays: list[np.ndarray]) -> np.ndarray:
+    """Stack (h, w, 3) uint8 arrays into (n, h, w, 3), raising ShapeError when their sizes differ."""
+    if not arrays:
+        raise ShapeError("no images to preprocess; pass at least one image")
+
+    sizes = sorted({array.shape[:2] for array in arrays})
+    if len(sizes) > 1:
+        raise ShapeError(
+            f"preprocessed images have different sizes {sizes[:4]} (height, width) and cannot "
+            "form one batch; set `crop` in the preprocessing config to give every image one size"
+        )
+    return np.stack(arrays)
+
+
+def to_pixels(images: list[Image.Image], config: PreprocessConfig) -> np.ndarray:
+    """Preprocess a batch of PIL images into a model input array.
+
+    Steps, in the order `PreprocessConfig` documents: grayscale -> RGB, inversion, resize of the
+    shorter side, center crop, value scale, `(x - mean) / std`, channel order, layout.
+
+    Returns:
+        (n, 3, h, w) float32 for layout NCHW or (n, h, w, 3) float32 for NHWC.
+    """
+    arrays = [to_uint8(image, config) for image in images]
+    return normalize(stack(arrays), config)

@@ -1,0 +1,151 @@
+"""to_pixels against torchvision's transforms and hand-computed values."""
+
+import numpy as np
+import pytest
+import skimage.data
+import torch
+from PIL import Image
+from torchvision import transforms
+from torchvision.transforms import InterpolationMode
+
+from t2c.encoders.pixels import to_pixels
+from t2c.encoders.preprocess import PreprocessConfig
+from t2c.errors import ConfigError, ShapeError
+
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+
+
+@pytest.fixture(scope="module")
+def cat() -> Image.Image:
+    return Image.fromarray(skimage.data.chelsea())  # 300 x 451 RGB
+
+
+def torchvision_pixels(image: Image.Image, resize, crop, interpolation: str) -> np.ndarray:
+    steps = []
+    if resize is not None:
+        steps.append(transforms.Resize(resize, interpolation=InterpolationMode(interpolation)))
+    if crop is not None:
+        steps.append(transforms.CenterCrop(crop))
+    steps += [transforms.ToTensor(), transforms.Normalize(MEAN, STD)]
+    with torch.no_grad():
+        return transforms.Compose(steps)(image).unsqueeze(0).numpy()
+
+
+@pytest.mark.parametrize("interpolation", ["nearest", "bilinear", "bicubic", "lanczos"])
+@pytest.mark.parametrize("resize, crop", [(256, 224), (224, 224), (None, 224), (200, None), (97, 64)])
+def test_matches_torchvision(cat, interpolation, resize, crop):
+    config = PreprocessConfig(resize=resize, crop=crop, interpolation=interpolation, mean=MEAN, std=STD)
+
+    ours = to_pixels([cat], config)
+    reference = torchvision_pixels(cat, resize, crop, interpolation)
+
+    assert ours.dtype == np.float32
+    assert ours.shape == reference.shape
+    np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-5)
+
+
+def test_grayscale_matches_torchvision():
+    camera = Image.fromarray(skimage.data.camera())  # 512 x 512, mode "L"
+    config = PreprocessConfig(resize=128, crop=112, interpolation="bilinear")
+
+    ours = to_pixels([camera], config)
+    reference = torchvision_pixels(camera.convert("RGB"), 128, 112, "bilinear")
+
+    assert ours.shape == (1, 3, 112, 112)
+    np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-5)
+
+
+def test_crop_larger_than_image_pads_like_torchvision():
+    small = Image.fromarray(np.random.default_rng(0).integers(0, 256, (21, 30, 3), dtype=np.uint8))
+    config = PreprocessConfig(resize=None, crop=40, mean=MEAN, std=STD)
+
+    ours = to_pixels([small], config)
+    reference = torchvision_pixels(small, None, 40, "bilinear")
+
+    np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-5)
+
+
+def test_bgr_nhwc_0_255_by_hand():
+    array = np.random.default_rng(1).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    config = PreprocessConfig(
+        resize=None,
+        crop=None,
+        value_scale=255.0,
+        mean=(123.0, 117.0, 104.0),
+        std=(1.0, 1.0, 1.0),
+        channel_order="BGR",
+        layout="NHWC",
+    )
+
+    pixels = to_pixels([Image.fromarray(array)], config)
+
+    expected = (array.astype(np.float32) - np.float32([123, 117, 104]))[..., ::-1]
+    assert pixels.shape == (1, 5, 7, 3)
+    assert pixels.flags.c_contiguous
+    np.testing.assert_array_equal(pixels[0], expected)
+
+
+def test_bgr_nchw_0_1_by_hand():
+    array = np.random.default_rng(2).integers(0, 256, (4, 6, 3), dtype=np.uint8)
+    config = PreprocessConfig(resize=None, crop=None, mean=(0.5, 0.5, 0.5), std=(0.5, 0.25, 0.125), channel_order="BGR")
+
+    pixels = to_pixels([Image.fromarray(array)], config)
+
+    rgb = (array.astype(np.float32) / 255 - 0.5) / np.float32([0.5, 0.25, 0.125])
+    expected = rgb[..., ::-1].transpose(2, 0, 1)
+    assert pixels.shape == (1, 3, 4, 6)
+    np.testing.assert_allclose(pixels[0], expected, rtol=0, atol=1e-6)
+
+
+def test_inversion_by_hand():
+    array = np.random.default_rng(3).integers(0, 256, (6, 6), dtype=np.uint8)
+    config = PreprocessConfig(
+        resize=None, crop=None, value_scale=255.0, mean=(0, 0, 0), std=(1, 1, 1), layout="NHWC", invert=True
+    )
+
+    pixels = to_pixels([Image.fromarray(array)], config)
+
+    expected = np.repeat((255 - array.astype(np.float32))[..., None], 3, axis=2)
+    np.testing.assert_array_equal(pixels[0], expected)
+
+
+def test_rgba_and_palette_become_rgb():
+    rgba = Image.new("RGBA", (8, 8), (10, 20, 30, 128))
+    palette = rgba.convert("RGB").convert("P")
+    config = PreprocessConfig(resize=None, crop=None, value_scale=255.0, mean=(0, 0, 0), std=(1, 1, 1), layout="NHWC")
+
+    pixels = to_pixels([rgba, palette], config)
+
+    assert pixels.shape == (2, 8, 8, 3)
+    np.testing.assert_array_equal(pixels[0, 0, 0], [10, 20, 30])
+
+
+def test_batch_keeps_image_order(cat):
+    config = PreprocessConfig(resize=64, crop=64)
+    flipped = cat.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+
+    batch = to_pixels([cat, flipped], config)
+
+    np.testing.assert_array_equal(batch[0], to_pixels([cat], config)[0])
+    np.testing.assert_array_equal(batch[1], to_pixels([flipped], config)[0])
+
+
+def test_grayscale_rejected_without_conversion():
+    config = PreprocessConfig(grayscale_to_rgb=False)
+
+    with pytest.raises(ConfigError, match="grayscale_to_rgb"):
+        to_pixels([Image.new("L", (32, 32))], config)
+
+
+def test_mixed_sizes_without_crop_rejected():
+    config = PreprocessConfig(resize=32, crop=None)
+    images = [Image.new("RGB", (40, 40)), Image.new("RGB", (80, 40))]
+
+    with pytest.raises(ShapeError, match="different sizes"):
+        to_pixels(images, config)
+
+
+def test_empty_batch_rejected():
+    with pytest.raises(ShapeError, match="at least one image"):
+        to_pixels([], PreprocessConfig())
