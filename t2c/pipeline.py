@@ -132,17 +132,20 @@ def accumulate_stats(x_entry, y_entry, limit: int, n_folds: int = 5) -> Sufficie
 
 
 def fit_aligner(aligner, x_entry, y_entry, limit: int):
-    """Fit `aligner` from a feature store: statistics for closed forms, batches for SGD."""
+    """Fit `aligner` from a feature store: statistics for closed forms, batches for SGD.
+
+    Returns the fitted aligner and the statistics of the fit set (the head stores their target mean).
+    """
+    stats = accumulate_stats(x_entry, y_entry, limit, n_folds=getattr(aligner, "n_folds", 5))
+
     if hasattr(aligner, "fit_batches"):
 
         def make_epoch(epoch: int):
             return ((x, y) for _, x, y in paired_batches(x_entry, y_entry, limit, batch_size=1024))
 
-        aligner.fit_batches(make_epoch)
-        return aligner, accumulate_stats(x_entry, y_entry, limit)
-
-    stats = accumulate_stats(x_entry, y_entry, limit, n_folds=getattr(aligner, "n_folds", 5))
-    aligner.fit_stats(stats)
+        aligner.fit_batches(make_epoch, stats=stats)
+    else:
+        aligner.fit_stats(stats)
     return aligner, stats
 
 

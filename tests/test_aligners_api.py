@@ -124,26 +124,32 @@ def test_partial_fit_equals_fit(name):
 
 
 @pytest.mark.parametrize("name", ["lstsq", "ridge", "procrustes"])
-def test_fit_batches_equals_fit(name):
+def test_fit_stats_equals_fit(name):
     X, Y = paired_features(seed=2)
     keys = [f"k{i}" for i in range(60)]
+    stats = SufficientStats(5, 3, n_folds=5)
+    for start in range(0, 60, 25):
+        stats.update(X[start : start + 25], Y[start : start + 25], keys[start : start + 25])
 
-    def make_epoch(epoch):
-        return [(X[start : start + 25], Y[start : start + 25], keys[start : start + 25]) for start in range(0, 60, 25)]
-
-    streamed = make_aligner(name).fit_batches(make_epoch)
+    streamed = make_aligner(name).fit_stats(stats)
     whole = make_aligner(name).fit(X, Y, keys=keys)
     np.testing.assert_allclose(streamed.coef_, whole.coef_, rtol=1e-9, atol=1e-12)
 
 
 def test_fit_batches_rejects_empty_stream():
     with pytest.raises(ShapeError, match="yielded no batches"):
-        LstsqAligner().fit_batches(lambda epoch: [])
+        LinearAligner().fit_batches(lambda epoch: [])
 
 
 def test_fit_batches_rejects_bad_batch():
     with pytest.raises(ShapeError, match=r"expected a tuple \(X, Y\) or \(X, Y, keys\)"):
-        LstsqAligner().fit_batches(lambda epoch: [np.zeros((3, 2))])
+        LinearAligner().fit_batches(lambda epoch: [np.zeros((3, 2))])
+
+
+@pytest.mark.parametrize("name", ["lstsq", "ridge", "procrustes"])
+def test_closed_forms_have_no_fit_batches(name):
+    # Callers pick the SGD path by the presence of fit_batches and fit the rest from statistics.
+    assert not hasattr(make_aligner(name), "fit_batches")
 
 
 def test_fit_stats_keeps_caller_stats():

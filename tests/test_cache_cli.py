@@ -87,7 +87,7 @@ def test_ls_json(runner, cache):
 def test_ls_table(runner, cache):
     make_entry(cache, "dinov2:vits14", "digits")
 
-    result = invoke(runner, "ls")
+    result = runner.invoke(cli, ["cache", "ls"], env={"COLUMNS": "160"}, catch_exceptions=False)
 
     assert result.exit_code == 0
     for text in ("dinov2:vits14", "digits", "2/3", "10/12", "KiB"):
@@ -134,7 +134,7 @@ def test_prune_dry_run_keeps_entries(runner, cache):
     result = invoke(runner, "prune", "--all", "--dry-run")
 
     assert f"would remove {entry.path.name}" in result.output
-    assert f"would free" in result.output
+    assert "would free" in result.output
     assert entry.path.exists()
 
 

@@ -7,7 +7,7 @@ An aligner maps encoder features X (n, p) to the target's image space: once fitt
 import inspect
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -17,23 +17,6 @@ from t2c.aligners.validation import check_matrix, check_pair
 from t2c.errors import NotFittedError, ShapeError
 
 log = logging.getLogger("t2c.aligners")
-
-# A batch from a feature store: (X, Y) or (X, Y, keys), X (b, p) and Y (b, q) numpy arrays.
-Batch = tuple
-EpochFactory = Callable[[int], Iterable[Batch]]
-
-
-def split_batch(batch: Batch) -> tuple[Any, Any, Any]:
-    """Unpack a batch into (X, Y, keys); keys is None for an (X, Y) batch."""
-    if not isinstance(batch, tuple | list) or len(batch) not in (2, 3):
-        raise ShapeError(
-            f"a batch is {type(batch).__name__} of length {len(batch) if hasattr(batch, '__len__') else '?'}, "
-            "expected a tuple (X, Y) or (X, Y, keys); make the epoch iterable yield such tuples"
-        )
-    if len(batch) == 2:
-        return batch[0], batch[1], None
-    return batch[0], batch[1], batch[2]
-
 
 class Aligner(ABC):
     """Base class of aligners.
@@ -136,7 +119,9 @@ class StatsAligner(Aligner):
         stats = SufficientStats(X.shape[1], Y.shape[1], self._stats_folds())
         stats.update(X, Y, keys)
 
-        self._fit_owned_stats(stats)
+        self.stats_ = stats
+        self._owns_stats = True
+        self._solve(stats)
         return self
 
     def partial_fit(self, X, Y, keys: Iterable | None = None) -> "StatsAligner":
@@ -169,8 +154,3 @@ class StatsAligner(Aligner):
         self._owns_stats = False
         self._solve(stats)
         return self
-
-    def _fit_owned_stats(self, stats: SufficientStats) -> None:
-        self.stats_ = stats
-        self._owns_stats = True
-        self._solve(stats)

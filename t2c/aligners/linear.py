@@ -9,17 +9,35 @@ scaling: y = (W (c1 x) + b) / c2.
 
 import logging
 import numbers
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
-from t2c.aligners.base import Aligner, EpochFactory, split_batch
+from t2c.aligners.base import Aligner
 from t2c.aligners.shuffle import shuffled_batch_order, shuffled_minibatches
 from t2c.aligners.stats import SufficientStats
 from t2c.aligners.validation import check_pair
 from t2c.errors import ConfigError, ShapeError
 
 log = logging.getLogger("t2c.aligners.linear")
+
+# A batch from a feature store: (X, Y) or (X, Y, keys), X (b, p) and Y (b, q) numpy arrays.
+Batch = tuple
+EpochFactory = Callable[[int], Iterable[Batch]]
+
+
+def split_batch(batch: Batch) -> tuple[Any, Any, Any]:
+    """Unpack a batch into (X, Y, keys); keys is None for an (X, Y) batch."""
+    if not isinstance(batch, tuple | list) or len(batch) not in (2, 3):
+        raise ShapeError(
+            f"a batch is {type(batch).__name__} of length {len(batch) if hasattr(batch, '__len__') else '?'}, "
+            "expected a tuple (X, Y) or (X, Y, keys); make the epoch iterable yield such tuples"
+        )
+    if len(batch) == 2:
+        return batch[0], batch[1], None
+    return batch[0], batch[1], batch[2]
+
 
 # The authors' cosine schedule length, in epochs. With 5 epochs the rate stays above 99.8% of lr.
 COSINE_T_MAX = 200

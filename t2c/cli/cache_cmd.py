@@ -99,7 +99,9 @@ def list_entries(json_output: bool):
         click.echo(f"no cached features in {store.root}")
         return
 
-    table = Table("model", "dataset", "split", "shards", "samples", "size", "last used")
+    table = Table()
+    for column in ("model", "dataset", "split", "shards", "samples", "size", "last used"):
+        table.add_column(column, overflow="fold")  # wrap long ids instead of cutting them
     for row in rows:
         table.add_row(
             row["model"],
@@ -108,7 +110,7 @@ def list_entries(json_output: bool):
             f"{row['shards']}/{row['shards_total']}",
             f"{row['samples']}/{row['split_size']}",
             format_bytes(row["bytes"]),
-            row["last_used"],
+            row["last_used"][:16].replace("T", " "),  # UTC, to the minute
         )
     Console().print(table)
 
@@ -152,7 +154,10 @@ def prune(model_pattern, dataset_pattern, older_than, prune_all, dry_run, json_o
 
     verb = "would remove" if dry_run else "removed"
     for row in removed:
-        description = f"{row['model']} on {row['dataset']} split {row['split']}" if "model" in row else "unreadable entry"
+        if "model" in row:
+            description = f"{row['model']} on {row['dataset']} split {row['split']}"
+        else:
+            description = "unreadable entry"
         click.echo(f"{verb} {row['folder']} ({description}, {format_bytes(row['bytes'])})")
     summary = "would free" if dry_run else "freed"
     click.echo(f"{summary} {format_bytes(freed)} ({freed} bytes) in {len(removed)} entries")

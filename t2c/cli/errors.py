@@ -14,7 +14,7 @@ def run_cli(group: click.Group) -> None:
     """Invoke `group`, turning t2c errors into one red line and exit code 1."""
     debug = "--debug" in sys.argv
     try:
-        group.main(standalone_mode=False)
+        exit_code = group.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
@@ -28,3 +28,5 @@ def run_cli(group: click.Group) -> None:
             raise
         click.secho(f"Error: {error}", fg="red", err=True)
         sys.exit(1)
+    # A command that calls ctx.exit(n) returns n when click runs outside standalone mode.
+    sys.exit(exit_code if isinstance(exit_code, int) else 0)

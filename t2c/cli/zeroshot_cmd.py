@@ -17,14 +17,17 @@ def format_score(value: float | None) -> str:
 
 def results_table(results: dict) -> Table:
     """Build the table of aligned, target and chance scores."""
-    title = f"zero-shot {results['dataset']}/{results['eval_split']} ({results['n_eval']} images)"
+    title = (
+        f"zero-shot {results['dataset']}/{results['eval_split']} ({results['n_eval']} images)\n"
+        f"encoder {results['encoder']} -> target {results['target']}"
+    )
     table = Table(title=title)
-    for column in ("features", "aligner", "R² paper", "R² sklearn", "acc1", "acc5", "mean per-class recall"):
+    for column in ("features", "aligner", "R² paper", "R² sklearn", "acc1", "acc5", "per-class recall"):
         table.add_column(column, justify="left" if column in ("features", "aligner") else "right")
 
     metrics, own = results["metrics"], results["target_metrics"]
     table.add_row(
-        f"{results['encoder']} -> {results['target']}",
+        "aligned encoder",
         results["aligner"],
         format_score(results["r2_paper"]),
         format_score(results["r2_sklearn"]),
@@ -33,7 +36,7 @@ def results_table(results: dict) -> Table:
         format_score(metrics["mean_per_class_recall"]),
     )
     table.add_row(
-        f"{results['target']} own image features", "–", "1", "1",
+        "target's own", "–", "1", "1",
         format_score(own["acc1"]), format_score(own["acc5"]), format_score(own["mean_per_class_recall"]),
     )
     table.add_row("chance", "–", "–", "–", format_score(results["chance"]), "–", "–")

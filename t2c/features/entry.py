@@ -1,9 +1,9 @@
 """`FeatureEntry`: one entry of the feature store, its shards and their checksums.
 
 Shard i covers samples [i * shard_size, (i + 1) * shard_size) of the split. A shard file is
-written to a temporary file, fsynced and renamed, and counts as complete only once the manifest
-lists it, so several processes can extract into one entry and a killed run leaves no
-half-written shard that counts as complete.
+written to a temporary file, fsynced and renamed. It counts as complete only once the manifest
+lists it, so several processes can extract into one entry, and a killed run leaves no
+half-written shard behind that readers would trust.
 """
 
 import logging

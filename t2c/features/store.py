@@ -113,7 +113,7 @@ class FeatureStore:
                 )
                 write_atomic(path / MANIFEST_NAME, manifest.to_bytes())
                 entry = FeatureEntry(path, manifest)
-                log.info("created feature-store entry %s", path)
+                log.debug("created feature-store entry %s", path)
             entry.remove_stray_temp_files()
 
         entry.touch()

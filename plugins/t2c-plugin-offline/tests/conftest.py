@@ -1,6 +1,5 @@
 """Shared fixtures: real photos from scikit-image and a few Fashion-MNIST images."""
 
-import numpy as np
 import pytest
 from PIL import Image
 
