@@ -273,9 +273,25 @@ class Head:
         log.info("saved head %s -> %s to %s (sha256 %s)", self.encoder_id, self.target_id, folder, weights_sha256)
         return folder
 
+    def push_to_hub(
+        self,
+        repo_id: str,
+        private: bool = False,
+        revision: str | None = None,
+        commit_message: str | None = None,
+        **options,
+    ):
+        """Upload this head to a Hub model repo; returns `t2c.hub.PushResult` (branch and commit sha).
+
+        `options` go to `t2c.hub.push_head`: license, token, endpoint, timeout_s, retries.
+        """
+        from t2c.hub import push_head  # t2c.hub imports this module, so import it late
+
+        return push_head(self, repo_id, private=private, revision=revision, commit_message=commit_message, **options)
+
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike, *, revision: str | None = None) -> "Head":
-        """Load and validate a head from a local folder (Hub ids: see `resolve_head_folder`).
+        """Load and validate a head from a local folder or a Hub id ("org/name", pulled at `revision`).
 
         Checks that both files exist, the card matches the schema and a known format_version,
         the sha256 of `model.safetensors` equals the card's, shapes match the card's dims and
@@ -313,8 +329,8 @@ class Head:
 def resolve_head_folder(name_or_path: str | os.PathLike, *, revision: str | None = None) -> Path:
     """Return the local folder of a head given its path or Hub id ("org/name").
 
-    An existing local path wins. A string shaped like a Hub id that is not a local path goes to
-    `_resolve_hub_id`; anything else raises `HeadNotFoundError`.
+    An existing local path wins. A string shaped like a Hub id that is not a local path is pulled
+    from the Hub into its cache by `_resolve_hub_id`. Anything else raises `HeadNotFoundError`.
     """
     path = Path(name_or_path).expanduser()
 
@@ -334,13 +350,13 @@ def resolve_head_folder(name_or_path: str | os.PathLike, *, revision: str | None
 
 
 def _resolve_hub_id(repo_id: str, revision: str | None) -> Path:
-    # TODO: look the id up among heads already pulled by `t2c pull` (t2c.hub); until then
-    # from_pretrained loads local folders only.
-    at_revision = f" at revision {revision}" if revision else ""
-    raise HeadNotFoundError(
-        f"local folder {repo_id} not found, and Hub heads are not downloaded by from_pretrained; "
-        f"pull {repo_id}{at_revision} with `t2c pull {repo_id}` first, or pass the path of a local head folder"
-    )
+    """Pull a Hub head into huggingface_hub's cache, validated, and return its snapshot folder.
+
+    Honours HF_ENDPOINT and HF_HUB_OFFLINE (cache only); failures raise `t2c.errors.HubError` subclasses.
+    """
+    from t2c.hub import hub_head_folder  # t2c.hub imports this module, so import it late
+
+    return hub_head_folder(repo_id, revision)
 
 
 # Validation shared by the constructor and from_pretrained.

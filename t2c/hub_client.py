@@ -1,4 +1,4 @@
-"""How t2c calls the Hub: settings read at call time, a timeout on every request, and retries.
+"""Hub calls: settings read at call time, a timeout on every request, and retries.
 
 huggingface_hub 2.4 reads `HF_ENDPOINT`, `HF_HUB_CACHE` and `HF_HUB_OFFLINE` once, when it is
 imported. t2c reads them again on every call and passes endpoint, cache folder and offline mode
@@ -8,7 +8,7 @@ Environment:
     HF_ENDPOINT       Hub address (default https://huggingface.co).
     HF_HUB_CACHE      download cache (default $HF_HOME/hub, else huggingface_hub's default).
     HF_HUB_OFFLINE    1 serves heads from the cache only and sends no request.
-    T2C_HUB_TIMEOUT   seconds one request may wait for an answer (default 30).
+    T2C_HUB_TIMEOUT   seconds one request may wait for a response (default 30).
     T2C_HUB_RETRIES   further attempts after a transient failure (default 3).
     T2C_HUB_BACKOFF   seconds before the first retry, doubled on each next one (default 1).
 """
@@ -27,7 +27,7 @@ import httpx2
 from huggingface_hub import HfApi, constants, get_session, is_offline_mode
 
 from t2c.errors import ConfigError
-from t2c.hub_errors import HubRequest, is_transient, root_cause, translate
+from t2c.hub_errors import HubRequest, is_transient, root_cause, status_code, translate
 
 log = logging.getLogger("t2c.hub")
 
@@ -43,7 +43,7 @@ Result = TypeVar("Result")
 
 @dataclass(frozen=True)
 class HubSettings:
-    """Where and how t2c talks to the Hub; `from_env` fills unset fields from the environment."""
+    """Hub endpoint, cache folder, offline mode, timeout and retries; `from_env` fills unset fields."""
 
     endpoint: str
     cache_dir: Path
@@ -73,9 +73,9 @@ class HubSettings:
             endpoint=endpoint,
             cache_dir=Path(cache_dir).expanduser() if cache_dir is not None else hub_cache_dir(),
             offline=offline_mode(),
-            timeout_s=_positive(timeout_s, "T2C_HUB_TIMEOUT", DEFAULT_TIMEOUT_S, float),
-            retries=_positive(retries, "T2C_HUB_RETRIES", DEFAULT_RETRIES, int, allow_zero=True),
-            backoff_s=_positive(None, "T2C_HUB_BACKOFF", DEFAULT_BACKOFF_S, float, allow_zero=True),
+            timeout_s=_positive(timeout_s, "timeout_s", "T2C_HUB_TIMEOUT", DEFAULT_TIMEOUT_S, float),
+            retries=_positive(retries, "retries", "T2C_HUB_RETRIES", DEFAULT_RETRIES, int, allow_zero=True),
+            backoff_s=_positive(None, "backoff_s", "T2C_HUB_BACKOFF", DEFAULT_BACKOFF_S, float, allow_zero=True),
             token=token,
         )
 
@@ -103,40 +103,56 @@ def offline_mode() -> bool:
 
 @contextlib.contextmanager
 def request_timeout(timeout_s: float) -> Iterator[None]:
-    """Give requests sent through huggingface_hub's shared client a timeout while inside the block.
+    """Give every request sent through huggingface_hub's shared client a timeout inside the block.
 
-    huggingface_hub 2.4 builds its shared httpx2 client with `timeout=None` and sends
-    `create_repo`, the preupload, the commit and `repo_info` without a timeout of their own,
-    so a stalled server would block them forever. Requests that pass their own timeout
-    (file downloads, `model_info(timeout=...)`) keep it. The previous value is restored on exit.
+    huggingface_hub 2.4 builds its shared httpx2 client with `timeout=None`, and sends
+    `create_repo`, the preupload, the commit, `repo_info` and the tree listing with no timeout
+    of their own, so a stalled server would block them forever. A request hook sets `timeout_s`
+    for every phase (connect, read, write, pool) that has no limit. Limits a request sets itself,
+    such as the 10 s of file downloads, stay. The hook is removed on exit.
     """
     # NOTE: after a connection error inside its own retry loop, huggingface_hub closes and
-    # rebuilds the shared client, and the rebuilt client has no timeout until the next t2c attempt.
+    # rebuilds the shared client, and the rebuilt client has no hook until the next t2c attempt.
+    def fill_timeout(request: httpx2.Request) -> None:
+        limits = dict(request.extensions.get("timeout") or {})
+        for phase in ("connect", "read", "write", "pool"):
+            if limits.get(phase) is None:
+                limits[phase] = timeout_s
+        request.extensions = {**request.extensions, "timeout": limits}
+
     session = get_session()
-    previous = session.timeout
-    session.timeout = httpx2.Timeout(timeout_s)
+    hooks = dict(session.event_hooks)
+    hooks["request"] = [*hooks.get("request", []), fill_timeout]
+    session.event_hooks = hooks
     try:
         yield
     finally:
-        session.timeout = previous
+        hooks = dict(session.event_hooks)
+        hooks["request"] = [hook for hook in hooks.get("request", []) if hook is not fill_timeout]
+        session.event_hooks = hooks
 
 
-def call_with_retries(call: Callable[[], Result], request: HubRequest, settings: HubSettings) -> Result:
+def call_with_retries(
+    call: Callable[[], Result],
+    request: HubRequest,
+    settings: HubSettings,
+    *,
+    retry_statuses: frozenset[int] = frozenset(),
+) -> Result:
     """Run `call` with a request timeout, retrying transient failures; raise a `HubError` otherwise.
 
-    Retries 408, 429, 5xx, timeouts and dropped connections up to `settings.retries` times,
-    waiting `backoff_s`, then twice as long each time, or the server's Retry-After when it sends one.
-    Only calls that are safe to repeat come here: creating a repo or branch that may exist
-    already, reading, and uploading a folder, which skips files the Hub already has, so a commit
-    that landed before its answer was lost is not made twice.
+    Retries 408, 429, 5xx, timeouts, dropped connections and the HTTP statuses in `retry_statuses`
+    up to `settings.retries` times, waiting `backoff_s`, then twice as long each time, or the
+    server's Retry-After when it sends one. Only calls that are safe to repeat may come here.
     """
     attempt = 1
     while True:
         try:
             with request_timeout(settings.timeout_s):
                 return call()
-        except Exception as error:  # noqa: BLE001 - classified below; anything unknown re-raises as HubError
-            if attempt > settings.retries or not is_transient(error):
+        except Exception as error:
+            retryable = is_transient(error) or status_code(root_cause(error)) in retry_statuses
+            if attempt > settings.retries or not retryable:
                 raise translate(error, request, attempts=attempt, timeout_s=settings.timeout_s) from error
 
             delay = _retry_delay(error, settings.backoff_s, attempt)
@@ -164,9 +180,9 @@ def _describe(error: BaseException) -> str:
     return type(cause).__name__
 
 
-def _positive(value, variable: str, default, kind, *, allow_zero: bool = False):
+def _positive(value, argument: str, variable: str, default, kind, *, allow_zero: bool = False):
     """Return `value`, else the environment variable parsed as `kind`, else `default`; check the sign."""
-    source = "argument"
+    source = f"argument {argument}"
     if value is None:
         text = os.environ.get(variable)
         if not text:
@@ -179,7 +195,7 @@ def _positive(value, variable: str, default, kind, *, allow_zero: bool = False):
 
     if value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
-        raise ConfigError(f"{variable} ({source}) is {value!r}, expected a number {bound}")
+        raise ConfigError(f"{source} is {value!r}, expected a number {bound}")
     return value
 
 

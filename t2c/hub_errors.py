@@ -34,11 +34,11 @@ class HubNotFoundError(HubError, NotFoundError):
 
 
 class HubServerError(HubError):
-    """The Hub answered with a server error or a rate limit (HTTP 408, 429 or 5xx) on every attempt."""
+    """The Hub responded with a server error or a rate limit (HTTP 408, 429 or 5xx) on every attempt."""
 
 
 class HubTimeoutError(HubError, TimeoutError):
-    """A Hub request got no answer within the timeout on every attempt."""
+    """A Hub request timed out on every attempt."""
 
 
 class HubConnectionError(HubError, ConnectionError):
@@ -59,12 +59,13 @@ class HubNotAHeadError(HubError, HeadError):
 
 @dataclass(frozen=True)
 class HubRequest:
-    """What t2c was doing when a Hub call failed, for error messages."""
+    """The action, repo, revision and endpoint of a failed Hub call, for error messages."""
 
     action: str  # "pushing to", "pulling"
     repo_id: str
     revision: str | None
     endpoint: str
+    offline: bool = False  # HF_HUB_OFFLINE was set, so only the cache was consulted
 
     @property
     def target(self) -> str:
@@ -115,7 +116,7 @@ def translate(error: BaseException, request: HubRequest, *, attempts: int, timeo
     cause = root_cause(error)
     code = status_code(cause)
 
-    if isinstance(cause, OfflineModeIsEnabled) or (isinstance(error, LocalEntryNotFoundError) and cause is error):
+    if isinstance(cause, OfflineModeIsEnabled) or (request.offline and isinstance(error, LocalEntryNotFoundError)):
         return HubOfflineError(
             f"{request.target} is not in the local Hub cache and offline mode (HF_HUB_OFFLINE=1) forbids downloading it; "
             f"unset HF_HUB_OFFLINE and run `t2c pull {request.target}` once, or pass a local head folder"
@@ -149,8 +150,8 @@ def translate(error: BaseException, request: HubRequest, *, attempts: int, timeo
 
     if isinstance(cause, httpx2.TimeoutException):
         return HubTimeoutError(
-            f"the Hub at {request.endpoint} did not answer within {timeout_s:g} s while {request.action} {request.target} "
-            f"({tries}); check the network, or raise the limit with T2C_HUB_TIMEOUT (seconds)"
+            f"request to the Hub at {request.endpoint} timed out after {timeout_s:g} s while {request.action} "
+            f"{request.target} ({tries}); check the network, or raise the limit with T2C_HUB_TIMEOUT (seconds)"
         )
 
     if isinstance(cause, (httpx2.NetworkError, httpx2.RemoteProtocolError)):
@@ -161,13 +162,13 @@ def translate(error: BaseException, request: HubRequest, *, attempts: int, timeo
 
     if code is not None and code in TRANSIENT_STATUS_CODES:
         return HubServerError(
-            f"the Hub at {request.endpoint} answered HTTP {code} while {request.action} {request.target} ({tries}); "
-            f"the Hub is down or rate-limiting, so try again later{_server_detail(cause)}"
+            f"the Hub at {request.endpoint} returned HTTP {code}{_server_detail(cause)} while {request.action} "
+            f"{request.target} ({tries}); the Hub is down or rate-limiting, so try again later"
         )
 
     if code is not None:
         return HubError(
-            f"the Hub at {request.endpoint} answered HTTP {code} while {request.action} {request.target}"
+            f"the Hub at {request.endpoint} returned HTTP {code} while {request.action} {request.target}"
             f"{_server_detail(cause)}; check the repo id, the revision and the token"
         )
 

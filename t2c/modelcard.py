@@ -110,10 +110,12 @@ def render_model_card(card: HeadCard, repo_id: str, *, license: str = DEFAULT_LI
         "",
         f"# {repo_id}",
         "",
-        f"A [t2c](https://pypi.org/project/t2c/) head: a `{card.aligner.kind}` map from the features of the encoder "
-        f"`{card.encoder.id}` ({p}-d) into the image space of the target `{card.target.id}` ({q}-d). "
-        "With it, the target's text encoder can classify and search images through the encoder, "
-        "a model that never saw text (Moayeri et al., Text-To-Concept (and Back) via Cross-Model Alignment, ICML 2023).",
+        (
+            f"A [t2c](https://pypi.org/project/t2c/) head: a `{card.aligner.kind}` map from the features of the encoder "
+            f"`{card.encoder.id}` ({p}-d) into the image space of the target `{card.target.id}` ({q}-d). "
+            "With it, the target's text encoder can classify and search images through the encoder, "
+            "a model that never saw text (Moayeri et al., Text-To-Concept (and Back) via Cross-Model Alignment, ICML 2023)."
+        ),
         "",
         "## Usage",
         "",
@@ -138,15 +140,19 @@ def render_model_card(card: HeadCard, repo_id: str, *, license: str = DEFAULT_LI
         "aligned = head.transform(features)",
         "```",
         "",
-        "Pin a commit for reproducible results: `t2c pull` prints the commit sha of what it downloaded, "
-        f"and `hub:{repo_id}@<sha>` or `revision=\"<sha>\"` loads exactly that commit.",
+        (
+            "Pin a commit for reproducible results: `t2c pull` prints the commit sha of what it downloaded, "
+            f"and `hub:{repo_id}@<sha>` or `revision=\"<sha>\"` loads exactly that commit."
+        ),
         "",
         "## Fit",
         "",
         "| data set | split | images | aligner | hyperparameters |",
         "|---|---|---|---|---|",
-        f"| `{card.fit_data.dataset}` | {card.fit_data.split} | {card.fit_data.n_samples} | {card.aligner.kind} | "
-        f"{_format_hyperparameters(card.aligner.hyperparameters)} |",
+        (
+            f"| `{card.fit_data.dataset}` | {card.fit_data.split} | {card.fit_data.n_samples} | {card.aligner.kind} | "
+            f"{_format_hyperparameters(card.aligner.hyperparameters)} |"
+        ),
         "",
     ]
 
@@ -158,10 +164,14 @@ def render_model_card(card: HeadCard, repo_id: str, *, license: str = DEFAULT_LI
     lines += [
         "## Files",
         "",
-        "- `model.safetensors`: float32 tensors `coef` "
-        f"({q}, {p}), `intercept` ({q},) and `target_mean` ({q},); aligned = features @ coef.T + intercept.",
-        f"- `config.json`: the head card (encoder, target, preprocessing, fit data, metrics) with the sha256 of "
-        f"`model.safetensors` ({card.weights_sha256}), checked on every load.",
+        (
+            f"- `model.safetensors`: float32 tensors `coef` ({q}, {p}), `intercept` ({q},) and `target_mean` ({q},); "
+            "aligned = features @ coef.T + intercept."
+        ),
+        (
+            "- `config.json`: the head card (encoder, target, preprocessing, fit data, metrics) with the sha256 of "
+            f"`model.safetensors` ({card.weights_sha256}), checked on every load."
+        ),
         "",
     ]
     return "\n".join(lines)

@@ -392,15 +392,6 @@ def test_file_instead_of_folder_raises(saved):
         Head.from_pretrained(saved / CONFIG_NAME)
 
 
-def test_hub_id_points_to_pull(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-
-    with pytest.raises(NotFoundError, match=r"local folder org/resnet50-to-clip not found.*`t2c pull org/resnet50-to-clip`") as raised:
-        Head.from_pretrained("org/resnet50-to-clip")
-
-    assert isinstance(raised.value, HeadError)
-
-
 def test_local_folder_wins_over_hub_id(head, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     head.save_pretrained(tmp_path / "org" / "head")

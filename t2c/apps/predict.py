@@ -45,7 +45,10 @@ def predict_images(
     The encoder and target default to the ids recorded in the head's card.
     """
     runtime = runtime or Runtime()
-    head = head if isinstance(head, Head) else Head.from_pretrained(head)
+    if not isinstance(head, Head):
+        from t2c.hub import resolve_head
+
+        head = resolve_head(head)
     encoder = pipeline.resolve_encoder(encoder or head.card.encoder.id, runtime)
     target = pipeline.resolve_target(target or head.card.target.id, runtime)
     classifier = zeroshot_classifier(encoder, head, target, classnames, templates, center=center)

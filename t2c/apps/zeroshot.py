@@ -78,14 +78,48 @@ def default_ids(encoder, target, dataset):
     return encoder, target or PAPER_TARGET, dataset or DEMO_DATASET
 
 
-def load_or_fit_head(head, encoder, target, fit_dataset, aligner, train_samples, aligner_params, runtime) -> Head:
-    """Return the head from `head` (a path or Head) or fit one on `fit_dataset`."""
+def zoo_head(encoder: Encoder, target: Target, aligner: str, fit_dataset: Dataset, train_samples: int | None) -> Head | None:
+    """Return the zoo's head for this encoder, target and aligner when it was fitted the same way.
+
+    A zoo head counts only when it was fitted on the same data set and sample count, so using it
+    gives what fitting here would give. A head whose weights cannot be had is skipped with a log line.
+    """
+    from t2c.errors import T2CError
+    from t2c.zoo import find_head, load_zoo_head
+
+    card = find_head(encoder.id, target.id, aligner)
+    if card is None:
+        return None
+
+    fit = card.fit_data
+    if fit.dataset != fit_dataset.id or (train_samples is not None and fit.n_samples != train_samples):
+        log.info("zoo head %s was fitted on %s (%d images), not this fit set; fitting instead", card.id, fit.dataset, fit.n_samples)
+        return None
+
+    try:
+        head = load_zoo_head(card)
+    except T2CError as error:
+        log.warning("zoo head %s is not usable (%s); fitting instead", card.id, error)
+        return None
+    log.info("using zoo head zoo:%s (pass --no-zoo to fit one here)", card.id)
+    return head
+
+
+def load_or_fit_head(head, encoder, target, fit_dataset, aligner, train_samples, aligner_params, runtime, use_zoo=True) -> Head:
+    """Return the head named by `head` (a Head, folder, hub:org/name@rev or zoo:ID), a zoo head, or a fitted one."""
     if isinstance(head, Head):
         return head
     if head is not None:
-        return Head.from_pretrained(head)
+        from t2c.hub import resolve_head
 
-    fitted = pipeline.fit_head(
+        return resolve_head(head)
+
+    if use_zoo and not aligner_params:
+        found = zoo_head(encoder, target, aligner, fit_dataset, train_samples)
+        if found is not None:
+            return found
+
+    return pipeline.fit_head(
         encoder,
         target,
         fit_dataset,
@@ -94,7 +128,14 @@ def load_or_fit_head(head, encoder, target, fit_dataset, aligner, train_samples,
         aligner_params=aligner_params,
         runtime=runtime,
     )
-    return fitted
+
+
+def head_source(head: Head, spec: str | None) -> str:
+    """Describe where a head came from, for the "pretrained" field of results."""
+    if spec is not None:
+        return spec
+    fit = head.card.fit_data
+    return f"{head.card.aligner.kind} head fitted on {fit.dataset}/{fit.split} ({fit.n_samples} images)"
 
 
 def evaluate(classifier: ZeroShotClassifier, encoder, target, dataset: Dataset, split: str, limit, runtime) -> dict:
@@ -141,8 +182,12 @@ def run_zeroshot(
     aligner_params: dict | None = None,
     runtime: Runtime | None = None,
     save_head: str | None = None,
+    use_zoo: bool = True,
 ) -> dict:
     """Fit (or load) a head, then classify the evaluation split zero-shot.
+
+    `head` is a Head, a folder, "hub:org/name@rev" or "zoo:ID". Without it, the zoo is consulted
+    (unless `use_zoo` is False) before fitting on `fit_dataset`.
 
     Returns a CLIP_benchmark-shaped dict: dataset, model, pretrained, task, language, metrics,
     plus t2c's keys (encoder, target, aligner, r2_paper, r2_sklearn, target_metrics, chance).
@@ -155,7 +200,8 @@ def run_zeroshot(
     dataset = pipeline.resolve_dataset(dataset)
     fit_dataset = pipeline.resolve_dataset(fit_dataset) if fit_dataset is not None else dataset
 
-    head = load_or_fit_head(head, encoder, target, fit_dataset, aligner, train_samples, aligner_params, runtime)
+    head_spec = head if isinstance(head, str) else None
+    head = load_or_fit_head(head, encoder, target, fit_dataset, aligner, train_samples, aligner_params, runtime, use_zoo)
     names = classnames or dataset.classnames
     if not names:
         raise ConfigError(f"data set {dataset.id} has no class names; pass --classnames FILE")
@@ -174,7 +220,7 @@ def run_zeroshot(
     return {
         "dataset": dataset.id,
         "model": encoder.id,
-        "pretrained": head.card.aligner.kind + " head",
+        "pretrained": head_source(head, head_spec),
         "task": "zeroshot_classification",
         "language": "en",
         "metrics": results["metrics"],

@@ -10,4 +10,6 @@ BUILTIN_PLUGINS = (  # module names, registered in this order, before any extern
     "t2c.builtins.executors",
     "t2c.builtins.applications",
     "t2c.builtins.datasets",
+    "t2c.builtins.encoders",
+    "t2c.builtins.targets",
 )

@@ -13,10 +13,10 @@ def cli():
 
 def build_cli() -> click.Group:
     """Attach the built-in commands and those plugins add through `register_commands`."""
-    from t2c.cli import cache_cmd, embed_cmd, list_cmd, plugins_cmd, predict_cmd, run_cmd
+    from t2c.cli import cache_cmd, embed_cmd, hub_cmd, list_cmd, plugins_cmd, predict_cmd, run_cmd, zoo_cmd
     from t2c.plugins import add_plugin_commands
 
-    for module in (plugins_cmd, list_cmd, cache_cmd, embed_cmd, run_cmd, predict_cmd):
+    for module in (plugins_cmd, list_cmd, cache_cmd, embed_cmd, run_cmd, predict_cmd, hub_cmd, zoo_cmd):
         module.register(cli)
     add_plugin_commands(cli)
     return cli

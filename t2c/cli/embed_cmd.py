@@ -8,20 +8,20 @@ import numpy as np
 
 from t2c import pipeline
 from t2c.cli.options import runtime_options
-from t2c.heads import Head
+from t2c.hub import resolve_head
 
 
 @click.command("embed")
 @click.option("--encoder", required=True, help="Encoder id.")
 @click.option("--dataset", required=True, help="Data set id.")
 @click.option("--split", default=None, help="Split (default: the data set's evaluation split).")
-@click.option("--head", default=None, help="Head folder: export aligned features (target space) instead of raw ones.")
+@click.option("--head", default=None, help="Head (folder, hub:org/name@rev or zoo:ID): export aligned features (target space) instead of raw ones.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N samples.")
 @click.option("--output", type=click.Path(dir_okay=False), required=True, help="Output .npy file; keys go to <name>.keys.json beside it.")
 @runtime_options
 def embed_command(encoder, dataset, split, head, limit, output, runtime, as_json):
     """Export features of a data set split."""
-    loaded_head = Head.from_pretrained(head) if head else None
+    loaded_head = resolve_head(head) if head else None
     keys, values = pipeline.embed(encoder, dataset, split, head=loaded_head, limit=limit, runtime=runtime)
 
     path = Path(output)

@@ -26,7 +26,7 @@ def parse_labels(classnames_file: str | None, labels: str | None) -> list[str]:
 
 @click.command("predict")
 @click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--head", required=True, help="Head folder (from `t2c align` or `t2c run zeroshot --save-head`).")
+@click.option("--head", required=True, help="Head: a folder (from `t2c align`), hub:org/name@rev or zoo:ID.")
 @click.option("--classnames", "classnames_file", type=click.Path(dir_okay=False), default=None, help="File of class names, one per line.")
 @click.option("--labels", default=None, help='Comma-separated class names, e.g. "cat,dog,car".')
 @click.option("--encoder", default=None, help="Encoder id (default: the head's).")

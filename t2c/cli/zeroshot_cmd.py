@@ -49,7 +49,8 @@ def results_table(results: dict) -> Table:
 @click.option("--dataset", default=None, help="Labelled data set to classify (default: fashion-mnist).")
 @click.option("--aligner", default="ridge", show_default=True, help="Aligner kind: ridge, lstsq, procrustes, linear.")
 @click.option("--alpha", type=float, default=None, help="Ridge penalty; default picks it by 5-fold cross-validation.")
-@click.option("--head", default=None, help="Use a saved head (folder) instead of fitting one.")
+@click.option("--head", default=None, help="Use a head instead of fitting one: a folder, hub:org/name@rev or zoo:ID.")
+@click.option("--no-zoo", is_flag=True, help="Fit a head here even when the zoo has one for this encoder, target and aligner.")
 @click.option("--fit-dataset", default=None, help="Data set to fit the head on, labels unused (default: --dataset).")
 @click.option("--train-samples", type=click.IntRange(min=1), default=10_000, show_default=True, help="Fit on the first N samples of the fit split.")
 @click.option("--eval-samples", type=click.IntRange(min=1), default=None, help="Classify only the first N samples of the evaluation split.")
@@ -60,7 +61,7 @@ def results_table(results: dict) -> Table:
 @click.option("--output", type=click.Path(dir_okay=False), default=None, help="Write CLIP_benchmark-shaped JSON results to this file.")
 @runtime_options
 def zeroshot_command(encoder, target, dataset, aligner, alpha, head, fit_dataset, train_samples, eval_samples,
-                     classnames_file, templates, no_center, save_head, output, runtime, as_json):
+                     classnames_file, templates, no_center, save_head, output, no_zoo, runtime, as_json):
     """Classify a data set zero-shot with an encoder aligned to a target."""
     classnames = read_lines(classnames_file, "class names") if classnames_file else None
     aligner_params = {"alpha": alpha} if alpha is not None else None
@@ -69,7 +70,7 @@ def zeroshot_command(encoder, target, dataset, aligner, alpha, head, fit_dataset
         encoder, target, dataset, aligner,
         head=head, fit_dataset=fit_dataset, train_samples=train_samples, eval_samples=eval_samples,
         classnames=classnames, templates=templates, center=not no_center,
-        aligner_params=aligner_params, runtime=runtime, save_head=save_head,
+        aligner_params=aligner_params, runtime=runtime, save_head=save_head, use_zoo=not no_zoo,
     )
     write_json(results, output)
 

@@ -2,7 +2,7 @@
 
 A template is a string with one `{}` where the class name goes. The ImageNet sets come from
 open_clip's metadata module (the 80 prompts of the CLIP paper and its short set of 7) when
-open_clip is installed; `basic` needs nothing.
+open_clip is installed; `basic` and the per-data-set sets need nothing.
 """
 
 from pathlib import Path
@@ -28,10 +28,55 @@ def _open_clip_templates(attribute: str) -> list[str]:
     return [template("{}") for template in getattr(zero_shot_metadata, attribute)]
 
 
+# Per-data-set prompts of CLIP's zero-shot evaluation, as CLIP_benchmark collects them in
+# clip_benchmark/datasets/en_zeroshot_classification_templates.json (LAION-AI/CLIP_benchmark, MIT).
+_CIFAR_TEMPLATES = [
+    f"a {quality}photo of {article} {size}{{}}."
+    for article in ("a", "the")
+    for quality, size in [
+        ("", ""),
+        ("blurry ", ""),
+        ("black and white ", ""),
+        ("low contrast ", ""),
+        ("high contrast ", ""),
+        ("bad ", ""),
+        ("good ", ""),
+        ("", "small "),
+        ("", "big "),
+    ]
+]
+
+DATASET_TEMPLATES = {  # template set name -> prompts for that data set
+    "cifar10": _CIFAR_TEMPLATES,
+    "cifar100": _CIFAR_TEMPLATES,
+    "stl10": ["a photo of a {}.", "a photo of the {}."],
+    "mnist": ['a photo of the number: "{}".'],
+    "svhn": [
+        "a photo of the number {} written on a sign",
+        "an outdoor house number {}",
+        "the number {} in the center of the image",
+        "an outdoor number {} writte on a sign",  # spelled as in the source, so scores stay comparable
+        "an outdoor number {}",
+        "a centered image of the number {}",
+    ],
+    "food101": ["a photo of {}, a type of food."],
+    "pets": ["a photo of a {}, a type of pet."],
+    "flowers": ["a photo of a {}, a type of flower."],
+    "dtd": [f"a photo of {article} {{}} {noun}." for article in ("a", "the") for noun in ("texture", "pattern", "thing", "object")],
+    "eurosat": ["a centered satellite photo of {}.", "a centered satellite photo of a {}.", "a centered satellite photo of the {}."],
+    "gtsrb": [
+        'a zoomed in photo of a "{}" traffic sign.',
+        'a centered photo of a "{}" traffic sign.',
+        'a close up photo of a "{}" traffic sign.',
+    ],
+    "sun397": ["a photo of a {}.", "a photo of the {}."],
+}
+
 TEMPLATE_SETS = {
     "openai-imagenet": lambda: _open_clip_templates("OPENAI_IMAGENET_TEMPLATES"),  # 80 prompts
     "simple-imagenet": lambda: _open_clip_templates("SIMPLE_IMAGENET_TEMPLATES"),  # 7 prompts
     "basic": lambda: list(BASIC_TEMPLATES),
+    **{name: (lambda templates=templates: list(templates)) for name, templates in DATASET_TEMPLATES.items()},
 }
 
 

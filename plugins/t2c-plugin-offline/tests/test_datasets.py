@@ -56,7 +56,7 @@ def test_fashion_mnist_metadata(fashion):
     assert fashion.classnames[9] == "ankle boot"
     assert len(fashion.classnames) == 10
     assert all(template.count("{}") == 1 for template in fashion.templates)
-    assert fashion.preprocess_overrides["grayscale_to_rgb"] is True
+    assert fashion.preprocess_overrides == {"grayscale_to_rgb": True, "invert": True}
     assert (fashion.fit_split, fashion.eval_split) == ("train", "test")
 
 

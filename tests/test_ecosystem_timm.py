@@ -1,0 +1,143 @@
+"""timm:<model> encoders: loading from a Hub cache snapshot, features, preprocessing parity and offline errors."""
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from ecosystem_fixtures import *  # noqa: F403 (fixtures: offline is autouse)
+from ecosystem_fixtures import TIMM_MODEL
+from t2c.encoders.pixels import to_pixels
+from t2c.encoders.timm_encoder import timm_preprocess
+from t2c.errors import ConfigError, NotFoundError, OfflineError
+from t2c.registry import load_encoder
+
+timm = pytest.importorskip("timm")
+
+# Pretrained configs whose preprocessing is compared with timm's own transform (no weights needed):
+# crop_pct 0.95 bicubic, crop_pct 0.875 bicubic, crop_pct 0.9 bilinear with ImageNet-21k mean 0.5.
+PARITY_MODELS = [TIMM_MODEL, "resnet50.a1_in1k", "efficientnet_b0.ra_in1k", "vit_base_patch16_224.augreg2_in21k_ft_in1k"]
+
+
+def reference_model(hub):
+    """Load the cached checkpoint with timm alone, as a user would with a local file."""
+    from huggingface_hub import hf_hub_download
+
+    path = hf_hub_download(f"timm/{TIMM_MODEL}", "model.safetensors", local_files_only=True, cache_dir=hub)
+    return timm.create_model(TIMM_MODEL, pretrained=True, pretrained_cfg_overlay={"file": path}).eval()
+
+
+def test_loads_from_hub_cache(offline):
+    encoder = load_encoder(f"timm:{TIMM_MODEL}")
+
+    assert encoder.id == f"timm:{TIMM_MODEL}"
+    assert encoder.dim == 64
+    assert len(encoder.weights_sha256) == 64
+
+
+def test_features_are_pre_logits(offline, chelsea):
+    encoder = load_encoder(f"timm:{TIMM_MODEL}")
+    pixels = to_pixels([chelsea, chelsea.rotate(90, expand=True)], encoder.preprocess)
+
+    features = encoder.encode(pixels)
+    model = reference_model(offline.hub)
+    with torch.inference_mode():
+        expected = model.forward_head(model.forward_features(torch.from_numpy(pixels)), pre_logits=True).numpy()
+
+    assert features.shape == (2, 64)
+    assert features.dtype == np.float32
+    np.testing.assert_allclose(features, expected, atol=1e-5)
+
+
+def test_features_differ_from_logits(chelsea):
+    encoder = load_encoder(f"timm:{TIMM_MODEL}")
+    pixels = to_pixels([chelsea], encoder.preprocess)
+
+    with torch.inference_mode():
+        logits = encoder.model(torch.from_numpy(pixels))
+
+    assert logits.shape == (1, 1000)
+    assert encoder.encode(pixels).shape == (1, 64)
+
+
+def test_tag_defaults_to_timms():
+    encoder = load_encoder("timm:test_vit")
+
+    assert encoder.id == f"timm:{TIMM_MODEL}"
+
+
+@pytest.mark.parametrize("name", PARITY_MODELS)
+def test_preprocessing_matches_create_transform(name, chelsea):
+    pretrained_cfg = timm.models.get_pretrained_cfg(name).to_dict()
+    data_config = timm.data.resolve_data_config(pretrained_cfg=pretrained_cfg)
+    transform = timm.data.create_transform(**data_config, is_training=False)
+
+    expected = transform(chelsea).numpy()
+    pixels = to_pixels([chelsea], timm_preprocess(data_config, f"timm:{name}"))[0]
+
+    assert pixels.shape == expected.shape
+    np.testing.assert_allclose(pixels, expected, atol=1e-5)
+
+
+def test_crop_pct_sets_resize():
+    config = {"input_size": (3, 224, 224), "interpolation": "bicubic", "mean": (0.5,) * 3, "std": (0.5,) * 3, "crop_pct": 0.95, "crop_mode": "center"}
+
+    preprocess = timm_preprocess(config, "timm:x")
+
+    assert preprocess.resize == 235  # floor(224 / 0.95), as timm computes it
+    assert preprocess.crop == 224
+    assert preprocess.interpolation == "bicubic"
+
+
+def test_squash_crop_mode_warns(caplog):
+    config = {"input_size": (3, 384, 384), "interpolation": "bicubic", "mean": (0.5,) * 3, "std": (0.5,) * 3, "crop_pct": 1.0, "crop_mode": "squash"}
+
+    with caplog.at_level(logging.WARNING, logger="t2c.encoders.timm"):
+        preprocess = timm_preprocess(config, "timm:convnext_tiny.fb_in22k_ft_in1k_384")
+
+    assert preprocess.resize == 384
+    assert "approximated" in caplog.text
+
+
+def test_non_square_input_rejected():
+    config = {"input_size": (3, 224, 320), "interpolation": "bicubic", "mean": (0.5,) * 3, "std": (0.5,) * 3, "crop_pct": 1.0}
+
+    with pytest.raises(ConfigError, match="square"):
+        timm_preprocess(config, "timm:x")
+
+
+def test_unknown_model_suggests_names():
+    with pytest.raises(NotFoundError, match="did you mean 'resnet50'"):
+        load_encoder("timm:resnet5O")
+
+
+def test_unknown_tag_suggests_tags():
+    with pytest.raises(NotFoundError, match="resnet50.a1_in1k"):
+        load_encoder("timm:resnet50.a1_in1kk")
+
+
+def test_options_rejected():
+    with pytest.raises(ConfigError, match="unknown option"):
+        load_encoder(f"timm:{TIMM_MODEL}", pooling="mean")
+
+
+def test_uncached_hub_weights_raise_offline_error(empty_caches):
+    with pytest.raises(OfflineError) as raised:
+        load_encoder("timm:resnet50.a1_in1k")
+
+    message = str(raised.value)
+    assert "timm:resnet50.a1_in1k" in message
+    assert "models--timm--resnet50.a1_in1k" in message
+    assert str(empty_caches.hub) in message
+    assert "hf download timm/resnet50.a1_in1k" in message
+
+
+def test_uncached_url_weights_raise_offline_error(empty_caches):
+    # legacy_seresnet18.in1k has a download URL but no Hub repo, so timm would fetch it into torch's cache.
+    with pytest.raises(OfflineError) as raised:
+        load_encoder("timm:legacy_seresnet18.in1k")
+
+    message = str(raised.value)
+    assert str(empty_caches.torch_checkpoints) in message
+    assert "timm.create_model('legacy_seresnet18.in1k', pretrained=True)" in message
