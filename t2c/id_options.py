@@ -14,10 +14,10 @@ TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
 
-def split_options(text: str, what: str) -> tuple[str, dict[str, str]]:
+def split_options(text: str, subject: str) -> tuple[str, dict[str, str]]:
     """Split "name?key=value&key2=value2" into ("name", {"key": "value", "key2": "value2"}).
 
-    `what` names the id in error messages ("torchvision data set id").
+    `subject` is what error messages call the id ("torchvision data set id").
 
     Raises:
         ConfigError: the query is malformed, repeats a key or has an empty name before it.
@@ -27,26 +27,26 @@ def split_options(text: str, what: str) -> tuple[str, dict[str, str]]:
         return text, {}
 
     if not name:
-        raise ConfigError(f"{what} {text!r} has options but no name before '?'; write NAME?key=value")
+        raise ConfigError(f"{subject} {text!r} has options but no name before '?'; write NAME?key=value")
 
     try:
         pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=True)
     except ValueError as error:
-        raise ConfigError(f"{what} {text!r} has a malformed option list ({error}); write NAME?key=value&key2=value2") from error
+        raise ConfigError(f"{subject} {text!r} has a malformed option list ({error}); write NAME?key=value&key2=value2") from error
 
     options: dict[str, str] = {}
     for key, value in pairs:
         if key in options:
-            raise ConfigError(f"{what} {text!r} sets option {key!r} twice; keep one")
+            raise ConfigError(f"{subject} {text!r} sets option {key!r} twice; keep one")
         options[key] = value
     return name, options
 
 
-def merge_options(query: dict[str, str], keywords: dict[str, Any], what: str) -> dict[str, Any]:
+def merge_options(query: dict[str, str], keywords: dict[str, Any], subject: str) -> dict[str, Any]:
     """Merge options from an id's query with keyword options, rejecting a key given both ways."""
     both = sorted(set(query) & set(keywords))
     if both:
-        raise ConfigError(f"{what} option(s) {', '.join(both)} given both in the id and as keywords; give each once")
+        raise ConfigError(f"{subject} option(s) {', '.join(both)} given both in the id and as keywords; give each once")
     return {**query, **keywords}
 
 
@@ -63,11 +63,11 @@ def parse_bool(value: Any, option: str) -> bool:
     raise ConfigError(f"option {option}={value!r} is not a boolean; write {option}=true or {option}=false")
 
 
-def reject_unknown(options: dict[str, Any], known: tuple[str, ...], what: str) -> None:
+def reject_unknown(options: dict[str, Any], known: tuple[str, ...], subject: str) -> None:
     """Raise ConfigError naming every option outside `known`."""
     unknown = sorted(set(options) - set(known))
     if not unknown:
         return
 
     accepted = ", ".join(known) if known else "none"
-    raise ConfigError(f"{what} got unknown option(s) {', '.join(unknown)}; it accepts: {accepted}")
+    raise ConfigError(f"{subject} got unknown option(s) {', '.join(unknown)}; it accepts: {accepted}")

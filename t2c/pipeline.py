@@ -39,6 +39,7 @@ class Runtime:
     executor_options: dict[str, str] = field(default_factory=dict)
     progress: ProgressFactory | None = None  # (description, total) -> context yielding a callback(n_done)
     store: Any = None  # a FeatureStore; None uses the default cache root
+    strict: bool = False  # stop at the first image that cannot be decoded instead of skipping it
 
     def prepare(self, model: Encoder | Target) -> None:
         """Apply device and thread settings to an encoder or target."""
@@ -101,6 +102,7 @@ def features(model: Encoder, dataset: Dataset, split: str, limit: int | None, ru
             batch_size=runtime.batch_size,
             executor=executor,
             progress=progress,
+            strict=runtime.strict,
         )
 
 

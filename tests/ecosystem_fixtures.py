@@ -34,7 +34,7 @@ DINOV2_REPO = "facebook/dinov2-small"
 
 @dataclass(frozen=True)
 class Caches:
-    """The cache folders a test sees: `hub` is HF_HUB_CACHE, `torch_home` is TORCH_HOME."""
+    """The cache folders of one test: `hub` is its HF_HUB_CACHE, `torch_home` its TORCH_HOME."""
 
     hub: Path
     torch_home: Path
@@ -139,8 +139,8 @@ def _point_at(monkeypatch, caches: Caches) -> None:
     monkeypatch.setenv("HF_HUB_CACHE", str(caches.hub))
     monkeypatch.setenv("TORCH_HOME", str(caches.torch_home))
     monkeypatch.delenv("HF_HOME", raising=False)
-    # huggingface_hub reads HF_HUB_OFFLINE once at import, so code paths inside the libraries
-    # that call it without local_files_only see offline mode only through this constant.
+    # huggingface_hub reads HF_HUB_OFFLINE once, at import. Library code that never passes
+    # local_files_only reads offline mode only from this constant.
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
 
 

@@ -25,7 +25,7 @@ MNIST_FILES = {  # torchvision's raw file names -> (idx magic number, train?)
 
 
 def write_mnist(root, train_labels, test_labels):
-    """Write MNIST's four idx files (uncompressed) under root/MNIST/raw; image i is filled with value 10 * i."""
+    """Write MNIST's four idx files (uncompressed) under root/MNIST/raw; image i is filled with value 10 * i mod 256."""
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True)
     for name, (magic, train) in MNIST_FILES.items():
@@ -33,7 +33,7 @@ def write_mnist(root, train_labels, test_labels):
         if magic == 2049:
             payload = struct.pack(">II", magic, len(labels)) + labels.tobytes()
         else:
-            images = np.stack([np.full((28, 28), 10 * index, dtype=np.uint8) for index in range(len(labels))])
+            images = np.stack([np.full((28, 28), (10 * index) % 256, dtype=np.uint8) for index in range(len(labels))])
             payload = struct.pack(">IIII", magic, len(labels), 28, 28) + images.tobytes()
         (raw / name).write_bytes(payload)
 

@@ -117,6 +117,11 @@ def test_unknown_tag_suggests_tags():
         load_encoder("timm:resnet50.a1_in1kk")
 
 
+def test_model_without_weights_rejected():
+    with pytest.raises(NotFoundError, match="has no pretrained weights"):
+        load_encoder("timm:coatnet_0_224")
+
+
 def test_options_rejected():
     with pytest.raises(ConfigError, match="unknown option"):
         load_encoder(f"timm:{TIMM_MODEL}", pooling="mean")

@@ -360,7 +360,8 @@ def test_cli_works_with_broken_plugin(site, monkeypatch):
     plugins = CliRunner().invoke(cli, ["plugins"])
 
     assert listed.exit_code == 0, listed.output
-    assert [row["name"] for row in json.loads(listed.stdout)] == ["constant"]
+    external = [row["name"] for row in json.loads(listed.stdout) if not row["plugin"].startswith("t2c.builtins")]
+    assert external == ["constant"]
     assert table.exit_code == 0, table.output
     assert "constant:<model>" in table.stdout
     assert "constant:small" in table.stdout
@@ -427,4 +428,5 @@ def test_subprocess_cli_with_broken_plugin(site):
     assert plugin_rows(plugins.stdout)["t2c-test-broken"]["error"].startswith("import failed: ZeroDivisionError")
     assert "t2c-test-broken: import failed" in plugins.stderr
     assert listed.returncode == 0, listed.stderr
-    assert [row["name"] for row in json.loads(listed.stdout)] == ["constant"]
+    external = [row["name"] for row in json.loads(listed.stdout) if not row["plugin"].startswith("t2c.builtins")]
+    assert external == ["constant"]

@@ -4,8 +4,8 @@
 downloaded unless offline). Options, as `?key=value` in the id or as keywords:
 - config: the data set's configuration name (`datasets.load_dataset(name, config)`).
 - revision: a branch, tag or commit of the data set repo.
-- image_column / label_column: the columns to read; by default the first column with the
-  `Image` feature and the first with the `ClassLabel` feature (no labels without one).
+- image_column / label_column: the columns to read. By default they are the first column with
+  the `Image` feature and the first with the `ClassLabel` feature; without one, samples have no labels.
 Class names come from the label column's `ClassLabel.names`. Install the library with
 `pip install datasets`.
 

@@ -51,14 +51,20 @@ _SIGNATURES = (
 class ImageDecodeError(DataError):
     """An image file is empty, truncated, corrupt, not an image, or too large to decode safely.
 
-    `path` names the file (or "<bytes>") and `reason` is a short tag: "zero-byte", "non-image",
-    "truncated", "corrupt", "decompression bomb" or "unsupported mode".
+    `path` names the file (or "<bytes>"), `reason` is a short tag: "zero-byte", "non-image",
+    "truncated", "corrupt", "decompression bomb" or "unsupported mode", and `detail` explains
+    the failure and its fix.
     """
 
     def __init__(self, path: str, reason: str, detail: str):
         self.path = path
         self.reason = reason
+        self.detail = detail
         super().__init__(f"cannot decode image {path} ({reason}): {detail}")
+
+    def __reduce__(self):
+        # Lets the error cross process boundaries (multiprocessing, Ray) with its three fields.
+        return type(self), (self.path, self.reason, self.detail)
 
 
 def open_image(
@@ -135,6 +141,10 @@ def _open_lazily(data: bytes, label: str) -> Image.Image:
 
 
 def _damaged(label: str, error: Exception) -> ImageDecodeError:
+    if isinstance(error, Image.DecompressionBombError):
+        # Some formats check the size of each frame or tile only while decoding it.
+        return ImageDecodeError(label, "decompression bomb", f"{error}; skip this file, or raise PIL.Image.MAX_IMAGE_PIXELS if it is trusted")
+
     message = f"{type(error).__name__}: {error}"
     reason = "truncated" if "truncated" in message.lower() else "corrupt"
     return ImageDecodeError(label, reason, f"{message}; re-copy the file or remove it")

@@ -10,7 +10,7 @@ Nothing is downloaded unless `download=true` is given, and never in offline mode
 (HF_HUB_OFFLINE=1). ImageNet cannot be downloaded: torchvision reads the archives
 (ILSVRC2012_devkit_t12.tar.gz and the train or val tar) placed in root, or the folders it extracted.
 
-Class names come from the data set object (`classes`), with underscores shown as spaces; the
+Class names come from the data set object (`classes`), with underscores shown as spaces. The
 data set's id names no root, because the same files give the same features wherever they are.
 """
 
@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from t2c.data.base import Dataset, Split
-from t2c.encoders.weight_files import is_connection_error, offline_mode
+from t2c.encoders.weight_files import is_connection_error, offline_mode, offline_variable
 from t2c.errors import ConfigError, DataError, NotFoundError, OfflineError
 from t2c.id_options import merge_options, parse_bool, reject_unknown, split_options
 from t2c.paths import cache_root
@@ -45,10 +45,10 @@ def _mnist_names(dataset) -> list[str]:
 
 @dataclass(frozen=True)
 class TorchvisionSpec:
-    """How t2c builds one torchvision data set class.
+    """The recipe t2c follows to build one torchvision data set class.
 
     `splits` maps a split name to the constructor's keyword arguments. `labels` names the
-    attribute that holds every label, read without decoding images. `unlabelled` lists splits
+    attribute that contains every label, read without decoding images. `unlabelled` lists splits
     whose labels mean nothing (STL-10's "unlabeled" split stores -1).
     """
 
@@ -181,7 +181,8 @@ class TorchvisionDataset(Dataset):
             arguments["download"] = self.download
 
         if self.download and offline_mode():
-            raise OfflineError(f"download=true for {self.id} but offline mode is on (HF_HUB_OFFLINE=1); unset it or copy the files into {self.root}")
+            variable = offline_variable()
+            raise OfflineError(f"download=true for {self.id} but offline mode is on ({variable}=1); unset {variable} or copy the files into {self.root}")
 
         try:
             return dataset_class(root=str(self.root), **arguments)

@@ -5,10 +5,10 @@ offline); `hf:/path/to/folder` loads a folder written by `save_pretrained`. Prep
 translated from the repo's image processor config.
 
 Option `pooling` picks the feature of one image:
-- "auto" (default): `pooler_output` when the model returns one and the checkpoint holds the
-  pooler's weights (DINOv2 and CLIP: the normalised CLS token; ConvNeXt, ResNet, Swin: the global
-  average). Otherwise the CLS token when the model has one (a ViT checkpoint saved from an image
-  classifier lacks the pooler), otherwise the mean of the output tokens.
+- "auto" (default): `pooler_output` when the model returns one and the checkpoint contains the
+  pooler's weights. For DINOv2 and CLIP that is the normalised CLS token, for ConvNeXt, ResNet and
+  Swin the global average. Otherwise the CLS token when the model has one (a ViT checkpoint saved
+  from an image classifier lacks the pooler), otherwise the mean of the output tokens.
 - "cls": token 0 of `last_hidden_state`.
 - "mean": the mean of `last_hidden_state` over patch tokens (the CLS and register tokens
   excluded), or over space for (n, c, h, w) outputs.
@@ -56,7 +56,7 @@ class HFEncoder(TorchEncoder):
 
 
 def pool(outputs, pooling: str, prefix_tokens: int):
-    """Reduce a model's outputs to (n, dim) features as `pooling` ("cls", "mean" or "pooler") says."""
+    """Reduce a model's outputs to (n, dim) features by `pooling`: "cls", "mean" or "pooler"."""
     if pooling == "pooler":
         return outputs.pooler_output.flatten(1)
 

@@ -36,7 +36,7 @@ class OpenClipSource:
     """Where an open_clip model comes from, resolved to local files.
 
     `model_name` and `checkpoint` are what `open_clip.create_model` receives as `model_name` and
-    `pretrained`. `preprocess` holds the pretrained tag's preprocessing, which open_clip applies
+    `pretrained`. `preprocess` is the pretrained tag's preprocessing, which open_clip applies
     only when it receives the tag itself, so t2c passes it as `force_preprocess_cfg`.
     """
 

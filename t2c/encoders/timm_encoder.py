@@ -1,7 +1,7 @@
 """Encoders `timm:<model>`: pooled pre-logit features of timm models with pretrained weights.
 
-`timm:resnet50.a1_in1k` names the architecture and the pretrained tag as timm does; a name
-without a tag (`timm:resnet50`) takes timm's default tag, and the encoder's id names the tag.
+`timm:resnet50.a1_in1k` names the architecture and the pretrained tag as timm does. A name
+without a tag (`timm:resnet50`) takes timm's default tag, and the encoder's id then names that tag.
 Features are `forward_head(forward_features(x), pre_logits=True)`: the pooled features the
 classifier reads. Preprocessing comes from timm's `resolve_model_data_config`.
 """
@@ -110,7 +110,10 @@ def resolve_model_name(timm, name: str) -> tuple[str, object]:
         raise not_found_error("timm pretrained tag", name, tags, "These are the tags timm has for this architecture.") from error
 
     if pretrained_cfg is None or not timm.models.is_model_pretrained(name):
-        raise NotFoundError(f"timm model {name} has no pretrained weights; pick one of: {', '.join(tags[:12]) or 'none'}")
+        raise NotFoundError(
+            f"timm model {name} has no pretrained weights; pick a name that `timm.list_pretrained()` lists, "
+            "such as resnet50.a1_in1k"
+        )
     return f"{architecture}.{pretrained_cfg.tag}", pretrained_cfg
 
 

@@ -97,9 +97,9 @@ def resolve_weights(torchvision_models, name: str):
 def builder_options(architecture: str, weights) -> dict:
     """Return the keyword arguments torchvision's builder derives from `weights` when it loads them itself.
 
-    t2c builds the model without weights and loads the state dict with `weights_only=True`, so
-    it passes what the builder would have set: the class count for every model, the input size
-    of ViT and MaxViT weights, and the auxiliary heads that Inception-v3 and GoogLeNet checkpoints hold.
+    t2c builds the model without weights and loads the state dict with `weights_only=True`, so it
+    passes what the builder would have set. That is the class count for every model, the input
+    size of ViT and MaxViT weights, and the auxiliary heads that Inception-v3 and GoogLeNet checkpoints contain.
     """
     options = {"num_classes": len(weights.meta["categories"])}
     if architecture.startswith("vit_"):

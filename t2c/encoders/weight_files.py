@@ -23,16 +23,21 @@ TRUE_VALUES = frozenset({"1", "on", "yes", "true"})  # huggingface_hub's reading
 CAUSE_DEPTH = 8  # links of __cause__ / __context__ followed when classifying an error
 
 
+def offline_variable() -> str | None:
+    """Return the first of HF_HUB_OFFLINE and TRANSFORMERS_OFFLINE that is set to 1, or None."""
+    for variable in OFFLINE_VARIABLES:
+        if os.environ.get(variable, "").strip().lower() in TRUE_VALUES:
+            return variable
+    return None
+
+
 def offline_mode() -> bool:
     """Return whether downloads are forbidden: HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE is set to 1.
 
-    t2c applies this to every download it controls, including torchvision's and open_clip's URL
+    t2c applies this to every download it controls, including torchvision's and timm's URL
     downloads, which huggingface_hub's variable does not cover by itself.
     """
-    for variable in OFFLINE_VARIABLES:
-        if os.environ.get(variable, "").strip().lower() in TRUE_VALUES:
-            return True
-    return False
+    return offline_variable() is not None
 
 
 def hf_cache_dir() -> Path:
@@ -63,7 +68,8 @@ def is_connection_error(error: BaseException) -> bool:
     """Return whether `error`, or an error it was raised from, means the network could not be used.
 
     Counts offline mode, huggingface_hub's "not cached and no connection" error, refused or timed
-    out connections and failed DNS lookups. An HTTP error status (404, 401) is an answer, so not.
+    out connections and failed DNS lookups. An HTTP error status (404, 401) means the server was
+    reached, so it does not count.
     """
     from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
 
@@ -99,15 +105,16 @@ def offline_error(model_id: str, looked_for: str, cache_dir: Path, fetch: str, c
         fetch: a shell command that fetches the weights on a machine with network.
         cause: the library's error when a download was attempted and failed.
     """
+    variable = offline_variable() or "HF_HUB_OFFLINE"
     if cause is None:
-        reason = "offline mode is on (HF_HUB_OFFLINE=1)"
+        reason = f"offline mode is on ({variable}=1)"
     else:
         reason = f"the download failed ({type(cause).__name__}: {_first_line(cause)})"
 
     return OfflineError(
         f"weights of {model_id} are not cached and {reason}; looked for {looked_for} in {cache_dir}. "
-        f"Fetch them on a machine with network with `{fetch}` and copy that cache folder to {cache_dir} here, "
-        "or unset HF_HUB_OFFLINE where the network is reachable"
+        f"Fetch them on a machine with network with `{fetch}`, then copy them from that machine's cache "
+        f"into {cache_dir}, or unset {variable} where the network is reachable"
     )
 
 

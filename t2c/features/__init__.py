@@ -5,7 +5,8 @@ from t2c.features.extract import extract_features
 from t2c.features.key import FeatureKey
 from t2c.features.entry import FeatureEntry, ShardProblem
 from t2c.features.store import FeatureStore
-from t2c.features.task import ShardTask
+from t2c.features.manifest import ShardRecord, SkippedSample
+from t2c.features.task import PreparedBatch, ShardOutput, ShardTask
 
 __all__ = [
     "Executor",
@@ -13,7 +14,11 @@ __all__ = [
     "FeatureKey",
     "FeatureStore",
     "LocalExecutor",
+    "PreparedBatch",
+    "ShardOutput",
     "ShardProblem",
+    "ShardRecord",
     "ShardTask",
+    "SkippedSample",
     "extract_features",
 ]

@@ -1,6 +1,7 @@
 """`FeatureEntry`: one entry of the feature store, its shards and their checksums.
 
-Shard i covers samples [i * shard_size, (i + 1) * shard_size) of the split. A shard file is
+Shard i covers samples [i * shard_size, (i + 1) * shard_size) of the split; samples whose images
+cannot be decoded get no row and are listed in the shard's manifest record. A shard file is
 written to a temporary file, fsynced and renamed. It counts as complete only once the manifest
 lists it, so several processes can extract into one entry, and a killed run leaves no
 half-written shard behind that readers would trust.
@@ -18,8 +19,9 @@ from filelock import FileLock, Timeout
 from t2c.errors import ConfigError, FeatureStoreError
 from t2c.features.atomic import commit, remove_stray_temp_files, sha256_bytes, write_atomic, write_temp
 from t2c.features.key import FeatureKey
-from t2c.features.manifest import MANIFEST_NAME, Manifest, ShardRecord, keys_digest, read_manifest
+from t2c.features.manifest import MANIFEST_NAME, Manifest, ShardRecord, SkippedSample, keys_digest, read_manifest
 from t2c.features.shard import check_features, decode_shard, encode_shard, shard_file_name
+from t2c.features.skipped import check_skipped, row_keys
 
 log = logging.getLogger("t2c.features.entry")
 
@@ -151,14 +153,34 @@ class FeatureEntry:
         return [index for index in self.shards_for(limit) if index not in complete]
 
     def num_samples(self) -> int:
-        """Return the samples readable from the start: the complete shards before the first gap."""
+        """Return the feature rows readable from the start: the complete shards before the first gap.
+
+        Skipped samples have no rows, so they do not count.
+        """
         complete = self.manifest.records()
         samples = 0
         for index in range(self.num_shards):
             if index not in complete:
                 break
-            samples += complete[index].count
+            samples += complete[index].rows
         return samples
+
+    def skipped_samples(self, limit: int | None = None) -> list[SkippedSample]:
+        """Return the samples among the first `limit` (None: all) that complete shards skipped, in split order."""
+        stop = self.resolve_limit(limit)
+        return [
+            sample
+            for record in self.manifest.shards
+            for sample in record.skipped
+            if sample.index < stop
+        ]
+
+    def count_rows(self, limit: int | None = None) -> int:
+        """Return how many feature rows the first `limit` samples have: those samples minus the skipped ones."""
+        stop = self.resolve_limit(limit)
+        self.require_complete(stop)
+        records = self.manifest.records()
+        return sum(records[index].rows_before(stop) for index in self.shards_for(stop))
 
     def check_keys(self, keys: Sequence[str]) -> None:
         """Check that the complete shards hold the samples `keys` names (all keys of the split).
@@ -175,7 +197,8 @@ class FeatureEntry:
         changed = []
         for record in self.manifest.shards:
             shard_keys = list(keys[record.start : record.start + record.count])
-            if keys_digest(shard_keys) != record.keys_sha256:
+            skipped_match = all(shard_keys[sample.index - record.start] == sample.key for sample in record.skipped)
+            if not skipped_match or keys_digest(row_keys(shard_keys, record)) != record.keys_sha256:
                 changed.append(record.index)
 
         if changed:
@@ -191,22 +214,23 @@ class FeatureEntry:
             raise ConfigError(f"shard index {index} is out of range; this entry has shards 0..{self.num_shards - 1}")
         return self.manifest.shard_range(index)
 
-    def write_shard(self, index: int, keys: list[str], features: np.ndarray) -> ShardRecord:
+    def write_shard(
+        self, index: int, keys: list[str], features: np.ndarray, skipped: Sequence[SkippedSample] = ()
+    ) -> ShardRecord:
         """Write shard `index` and record it in the manifest.
 
         Args:
-            keys: the shard's sample keys, in order.
+            keys: the sample keys of the decoded samples, in split order.
             features: (len(keys), dim) float32 in encoder space; NaN or infinity raises ShapeError.
+            skipped: the shard's samples that could not be decoded; with `keys` they must make up
+                the shard's whole sample range.
 
         Returns:
             The manifest record. When another process recorded the shard first, its record is kept
             and returned, and this process's file is discarded.
         """
         samples = self.check_index(index)
-        if len(keys) != len(samples):
-            raise ConfigError(
-                f"shard {index} covers {len(samples)} samples (from {samples.start}) but got {len(keys)} keys"
-            )
+        skipped = check_skipped(index, samples, list(keys), skipped)
         features = check_features(list(keys), features, self.dim)
 
         data = encode_shard(list(keys), features)
@@ -219,6 +243,7 @@ class FeatureEntry:
             size=len(data),
             sha256=sha256_bytes(data),
             keys_sha256=keys_digest(list(keys)),
+            skipped=skipped,
         )
 
         # The expensive write and fsync happen outside the lock. The rename and the manifest
@@ -238,7 +263,7 @@ class FeatureEntry:
         finally:
             temporary.unlink(missing_ok=True)
 
-        log.debug("wrote shard %d (%d samples) of %s", index, record.count, self.path.name)
+        log.debug("wrote shard %d (%d samples, %d skipped) of %s", index, record.count, len(skipped), self.path.name)
         return record
 
     def report_duplicate(self, existing: ShardRecord, record: ShardRecord) -> None:
@@ -260,7 +285,7 @@ class FeatureEntry:
         return entry_lock(self.path)
 
     def read_shard(self, index: int) -> tuple[list[str], np.ndarray]:
-        """Read and checksum shard `index`; return (keys, (count, dim) float32 features).
+        """Read and checksum shard `index`; return (keys, (rows, dim) float32 features) of its decoded samples.
 
         Raises FeatureStoreError naming the file when it is missing, incomplete, or its sha256
         differs from the manifest's.
@@ -284,8 +309,8 @@ class FeatureEntry:
             raise FeatureStoreError(damaged_message(path, problem, self.path))
 
         keys, features = decode_shard(data, str(path))
-        if features.shape != (record.count, self.dim):
-            problem = f"features have shape {features.shape}, expected {(record.count, self.dim)}"
+        if features.shape != (record.rows, self.dim):
+            problem = f"features have shape {features.shape}, expected {(record.rows, self.dim)}"
             raise FeatureStoreError(damaged_message(path, problem, self.path))
         return keys, features
 
@@ -308,6 +333,9 @@ class FeatureEntry:
     ) -> Iterator[tuple[list[str], np.ndarray]]:
         """Stream the first `limit` samples (None: the whole split) in batches, one shard in memory at a time.
 
+        Skipped samples (images that could not be decoded) are left out, so two entries of the
+        same split skip the same keys and stay paired.
+
         Yields:
             (keys, features): batch_size keys (fewer in the last batch) and (len(keys), dim) float32.
         """
@@ -317,11 +345,12 @@ class FeatureEntry:
         self.require_complete(stop)
         self.touch()
 
+        records = self.manifest.records()
         pending_keys: list[str] = []
         pending: list[np.ndarray] = []
         for index in range(-(-stop // self.shard_size)):
             keys, features = self.read_shard(index)
-            end = min(len(keys), stop - index * self.shard_size)
+            end = records[index].rows_before(stop)
             offset = 0
             while offset < end:
                 take = min(batch_size - len(pending_keys), end - offset)
@@ -339,10 +368,11 @@ class FeatureEntry:
         """Read the first `limit` samples (None: the whole split) at once; meant for small sets.
 
         Returns:
-            (keys, features): n sample keys and (n, dim) float32 features in encoder space.
+            (keys, features): n sample keys and (n, dim) float32 features in encoder space, where
+            n is `limit` minus the skipped samples among them.
         """
         stop = self.resolve_limit(limit)
-        features = np.empty((stop, self.dim), dtype=np.float32)
+        features = np.empty((self.count_rows(stop), self.dim), dtype=np.float32)
         keys: list[str] = []
         for batch_keys, batch in self.iter_batches(stop, batch_size=self.shard_size):
             features[len(keys) : len(keys) + len(batch_keys)] = batch

@@ -1,9 +1,10 @@
 """Executors: what computes and writes the missing shards of a feature-store entry.
 
 The interface is one method, `run_shards(entry, shard_indices, task)`. For every index the
-executor computes the shard's features with `task` (`task.compute(range)`, or batch by batch
-with `task.prepare` and `task.encode`) and records them with
-`entry.write_shard(index, keys, features)`. Shards may run in any order and in any process that
+executor computes the shard with `task` (`task.compute(range)`, or batch by batch with
+`task.prepare` and `task.encode`) and records it with
+`entry.write_shard(index, keys, features, skipped)`, where `skipped` lists the samples whose
+images could not be decoded. Shards may run in any order and in any process that
 can reach `entry.path`. `LocalExecutor` runs in this process; a distributed executor spreads the
 indices over workers that each do the same.
 """
@@ -20,6 +21,7 @@ import numpy as np
 
 from t2c.errors import ConfigError
 from t2c.features.entry import FeatureEntry
+from t2c.features.manifest import SkippedSample
 from t2c.features.task import ShardTask
 
 log = logging.getLogger("t2c.features.executors")
@@ -119,20 +121,22 @@ class LocalExecutor(Executor):
 
             shard_keys: list[str] = []
             shard_parts: list[np.ndarray] = []
+            shard_skipped: list[SkippedSample] = []
             while in_flight:
                 item, future = in_flight.popleft()
                 schedule_next()
 
-                keys, pixels = future.result()
-                shard_parts.append(task.encode(keys, pixels))
-                shard_keys.extend(keys)
+                prepared = future.result()
+                shard_parts.append(task.encode(prepared))
+                shard_keys.extend(prepared.keys)
+                shard_skipped.extend(prepared.skipped)
 
                 if item.last_of_shard:
                     if pending_write is not None:
                         pending_write.result()
                     features = np.concatenate(shard_parts)
-                    pending_write = writer.submit(entry.write_shard, item.shard, shard_keys, features)
-                    shard_keys, shard_parts = [], []
+                    pending_write = writer.submit(entry.write_shard, item.shard, shard_keys, features, shard_skipped)
+                    shard_keys, shard_parts, shard_skipped = [], [], []
 
             if pending_write is not None:
                 pending_write.result()

@@ -5,11 +5,14 @@ import time
 from collections.abc import Callable
 
 from t2c.data.base import Dataset
+from t2c.data.images import ImageDecodeError
 from t2c.encoders.base import Encoder
 from t2c.errors import ConfigError
+from t2c.features.entry import FeatureEntry
 from t2c.features.executors import Executor, LocalExecutor
 from t2c.features.key import FeatureKey
-from t2c.features.entry import FeatureEntry
+from t2c.features.manifest import MANIFEST_NAME
+from t2c.features.skipped import log_skipped
 from t2c.features.store import DEFAULT_SHARD_SIZE, FeatureStore
 from t2c.features.task import ShardTask
 
@@ -27,12 +30,18 @@ def extract_features(
     shard_size: int = DEFAULT_SHARD_SIZE,
     executor: Executor | None = None,
     progress: Callable[[int], None] | None = None,
+    strict: bool = False,
 ) -> FeatureEntry:
     """Extract `encoder`'s features of the first `limit` samples of `dataset`'s split `split`.
 
     Only shards missing from the store are computed, and always whole shards, so the entry may
     hold more than `limit` samples. Batches start at each shard's start, so a resumed or repeated
     run writes byte-identical shards with a deterministic encoder.
+
+    Images that cannot be decoded (`ImageDecodeError`: empty, truncated, corrupt, not an image,
+    a decompression bomb) are skipped: the manifest records each with its reason, reading
+    leaves them out, and a warning counts them by reason. Decoding is deterministic, so every
+    encoder skips the same samples of a split.
 
     Args:
         store: the feature store; default `FeatureStore()` under the cache root.
@@ -42,6 +51,11 @@ def extract_features(
         executor: what computes the shards; default `LocalExecutor()`.
         progress: called with the number of images of each batch just encoded. When it also has
             a `set_total(n)` method, that is called first with the number of images to compute.
+        strict: raise at the first image that cannot be decoded instead of skipping it; this
+            includes images skipped by an earlier run whose shards are cached.
+
+    Raises:
+        ImageDecodeError: with `strict`, naming the first image that cannot be decoded.
 
     Returns:
         The entry, whose shards cover the first `limit` samples; read it with
@@ -82,7 +96,7 @@ def extract_features(
         if callable(set_total):
             set_total(images)
 
-        task = ShardTask(encoder, samples, preprocess, batch_size=batch_size, progress=progress)
+        task = ShardTask(encoder, samples, preprocess, batch_size=batch_size, progress=progress, strict=strict)
         started = time.perf_counter()
         executor.run_shards(entry, missing, task)
         elapsed = time.perf_counter() - started
@@ -95,5 +109,25 @@ def extract_features(
         )
 
     entry.refresh()
-    entry.require_complete(entry.resolve_limit(limit))
+    stop = entry.resolve_limit(limit)
+    entry.require_complete(stop)
+    report_skipped(entry, stop, strict, f"{encoder.id} on {dataset.id} split {split}")
     return entry
+
+
+def report_skipped(entry: FeatureEntry, stop: int, strict: bool, description: str) -> None:
+    """Warn about the skipped samples among the first `stop`; with `strict`, raise for the first one.
+
+    Shards cached by an earlier run without `strict` may list skipped samples, which is why
+    `strict` is checked here as well as during decoding.
+    """
+    skipped = entry.skipped_samples(stop)
+    if skipped and strict:
+        first = skipped[0]
+        raise ImageDecodeError(
+            first.key,
+            first.reason,
+            f"{first.detail}; an earlier run without --strict recorded it as skipped in {entry.path / MANIFEST_NAME}, "
+            "so after fixing the file delete that entry (`t2c cache prune`) to decode it again",
+        )
+    log_skipped(skipped, stop, description, entry.path / MANIFEST_NAME)

@@ -2,6 +2,8 @@
 
 A shard counts as complete only once its record is in the manifest. The manifest is JSON,
 replaced atomically under the entry's lock, so readers never see a half-written one.
+A shard record also lists the samples of its range whose images could not be decoded; the
+shard file has no rows for them.
 """
 
 import hashlib
@@ -18,18 +20,48 @@ FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 
 
+class SkippedSample(BaseModel):
+    """A sample left out of its shard because its image cannot be decoded.
+
+    `reason` is `ImageDecodeError.reason` ("truncated", "non-image", ...) and `detail` the
+    error's explanation with its fix.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    index: int  # position of the sample in the split
+    key: str
+    reason: str
+    detail: str
+
+
 class ShardRecord(BaseModel):
-    """One complete shard: samples [start, start + count) of the split, in file `file`."""
+    """One complete shard: samples [start, start + count) of the split, in file `file`.
+
+    The file holds one row per decoded sample (`rows`); the samples in `skipped` have none.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     index: int
     file: str
     start: int
-    count: int
+    count: int  # samples the shard covers, skipped ones included
     size: int  # bytes of the shard file
     sha256: str  # of the shard file
-    keys_sha256: str  # of the JSON list of the shard's sample keys, see `keys_digest`
+    keys_sha256: str  # of the JSON list of the sample keys of the file's rows, see `keys_digest`
+    skipped: tuple[SkippedSample, ...] = ()  # sorted by index
+
+    @property
+    def rows(self) -> int:
+        """Number of feature rows in the shard file: the decoded samples."""
+        return self.count - len(self.skipped)
+
+    def rows_before(self, stop: int) -> int:
+        """Return how many of the file's rows belong to samples before split position `stop`."""
+        covered = min(max(stop - self.start, 0), self.count)
+        skipped = sum(1 for sample in self.skipped if sample.index < self.start + covered)
+        return covered - skipped
 
 
 class Manifest(BaseModel):

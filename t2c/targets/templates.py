@@ -1,8 +1,8 @@
 """Prompt template sets for building concepts from class names.
 
 A template is a string with one `{}` where the class name goes. The ImageNet sets come from
-open_clip's metadata module (the 80 prompts of the CLIP paper and its short set of 7) when
-open_clip is installed; `basic` and the per-data-set sets need nothing.
+open_clip's metadata module (the 80 prompts of the CLIP paper and its short set of 7), so they
+need open_clip. `basic` and the per-data-set sets need nothing.
 """
 
 from pathlib import Path

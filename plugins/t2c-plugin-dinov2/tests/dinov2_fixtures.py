@@ -51,6 +51,6 @@ def point_at(monkeypatch, hub: Path) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(hub))
     monkeypatch.delenv("HF_HOME", raising=False)
-    # huggingface_hub reads HF_HUB_OFFLINE once at import; library code that never passes
-    # local_files_only sees offline mode only through this constant.
+    # huggingface_hub reads HF_HUB_OFFLINE once, at import. Library code that never passes
+    # local_files_only reads offline mode only from this constant.
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)

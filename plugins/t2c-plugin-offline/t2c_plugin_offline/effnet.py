@@ -201,7 +201,7 @@ def _export_checked(path: Path) -> bool:
     try:
         export_onnx(module, partial)
         difference = export_difference(module, partial)
-    except Exception as error:  # any failure of export or of the check falls back to eager torch
+    except Exception as error:  # noqa: BLE001 - any failure of export or of the check falls back to eager torch
         log.warning("ONNX export of %s failed (%s: %s); running it in eager torch", MODEL_ID, type(error).__name__, error)
         partial.unlink(missing_ok=True)
         return False

@@ -18,7 +18,7 @@ def check_pixels(pixels: np.ndarray, config: PreprocessConfig, encoder_id: str) 
     """Return `pixels` as a C-contiguous float32 batch after checking its shape and values.
 
     Args:
-        pixels: (n, 3, h, w) or (n, h, w, 3) floats, laid out as `config.layout` says.
+        pixels: (n, 3, h, w) or (n, h, w, 3) floats, in the layout `config.layout` sets.
         config: the encoder's preprocessing, which fixes layout and side.
         encoder_id: named in errors.
     """

@@ -55,7 +55,7 @@ class OnnxEncoder(Encoder):
         """Encode a batch.
 
         Args:
-            pixels: (n, 3, 224, 224) or (n, 224, 224, 3) float32 as `preprocess.layout` says.
+            pixels: (n, 3, 224, 224) or (n, 224, 224, 3) float32, in the layout `preprocess.layout` sets.
 
         Returns:
             (n, dim) float32 features in encoder space.

@@ -28,7 +28,7 @@ class EffnetMiniLMTarget(Target):
     """A small vision-language target built only from weights that ship in pip packages.
 
     MiniLM and the text map load on the first `encode_text`, so extracting image features
-    never waits for the text side. The first fit embeds 1000 class names x the template set
+    does not load them. The first fit embeds 1000 class names x the template set
     and caches the result: 7,000 prompts for "simple-imagenet", 80,000 for "openai-imagenet"
     (MiniLM encodes roughly 200 prompts/s on 2 CPU cores).
 

