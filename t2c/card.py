@@ -101,7 +101,8 @@ def parse_card(text: str | bytes, source: str) -> HeadCard:
     """
     try:
         raw = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+        # RecursionError: arrays or objects nested thousands deep exceed the parser's depth limit.
         raise HeadError(f"head config {source} is not valid JSON ({error}); re-save the head with save_pretrained") from None
 
     if not isinstance(raw, dict):

@@ -370,6 +370,9 @@ def _parse_weights(weights: bytes, path: Path, card: HeadCard) -> dict[str, np.n
         raise HeadError(
             f"{path} is truncated or not a safetensors file ({error}); pull or re-save the head"
         ) from None
+    except KeyError as error:
+        # safetensors.numpy (0.8) raises KeyError for dtypes numpy lacks, such as BF16.
+        raise HeadShapeError(f"{path} contains a tensor of dtype {error}, expected float32; re-save the head") from None
 
     stored_version = _read_safetensors_metadata(weights).get("format_version")
     if stored_version != str(card.format_version):

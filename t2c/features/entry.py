@@ -1,7 +1,7 @@
 """`FeatureEntry`: one entry of the feature store, its shards and their checksums.
 
-Shard i covers samples [i * shard_size, (i + 1) * shard_size) of the split; samples whose images
-cannot be decoded get no row and are listed in the shard's manifest record. A shard file is
+Shard i covers samples [i * shard_size, (i + 1) * shard_size) of the split. Samples whose images
+cannot be decoded get no row, and the shard's manifest record lists them. A shard file is
 written to a temporary file, fsynced and renamed. It counts as complete only once the manifest
 lists it, so several processes can extract into one entry, and a killed run leaves no
 half-written shard behind that readers would trust.
@@ -174,6 +174,18 @@ class FeatureEntry:
             for sample in record.skipped
             if sample.index < stop
         ]
+
+    def row_positions(self, limit: int | None = None) -> np.ndarray:
+        """Return the split positions of the rows that reading the first `limit` samples yields.
+
+        Returns:
+            (n,) int64, increasing; index a split's labels with it to pair them with the rows.
+        """
+        stop = self.resolve_limit(limit)
+        self.require_complete(stop)
+        keep = np.ones(stop, dtype=bool)
+        keep[[sample.index for sample in self.skipped_samples(stop)]] = False
+        return np.flatnonzero(keep).astype(np.int64)
 
     def count_rows(self, limit: int | None = None) -> int:
         """Return how many feature rows the first `limit` samples have: those samples minus the skipped ones."""

@@ -51,8 +51,8 @@ def extract_features(
         executor: what computes the shards; default `LocalExecutor()`.
         progress: called with the number of images of each batch just encoded. When it also has
             a `set_total(n)` method, that is called first with the number of images to compute.
-        strict: raise at the first image that cannot be decoded instead of skipping it; this
-            includes images skipped by an earlier run whose shards are cached.
+        strict: raise at the first image that cannot be decoded instead of skipping it. This
+            includes images that an earlier run skipped in shards now cached.
 
     Raises:
         ImageDecodeError: with `strict`, naming the first image that cannot be decoded.

@@ -38,7 +38,7 @@ class SkippedSample(BaseModel):
 class ShardRecord(BaseModel):
     """One complete shard: samples [start, start + count) of the split, in file `file`.
 
-    The file holds one row per decoded sample (`rows`); the samples in `skipped` have none.
+    The file contains one row per decoded sample (`rows`), and none for the samples in `skipped`.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -121,7 +121,8 @@ def read_manifest(path: Path) -> Manifest:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise FeatureStoreError(f"feature-store manifest {path} is missing; {fix}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        # RecursionError: arrays or objects nested thousands deep exceed the parser's depth limit.
         raise FeatureStoreError(f"feature-store manifest {path} is unreadable ({error}); {fix}") from None
 
     version = data.get("format_version") if isinstance(data, dict) else None

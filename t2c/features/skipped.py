@@ -70,8 +70,7 @@ def log_skipped(skipped: Sequence[SkippedSample], total: int, description: str, 
         log.warning("... and %d more skipped images", len(skipped) - MAX_LISTED)
 
     log.warning(
-        "%s (%s); the files are listed above and in %s; fix or remove them and run `t2c cache prune` "
-        "to extract them again, or pass --strict to stop at the first one",
+        "%s (%s); the files are listed above and in %s; pass --strict to stop at the first one instead",
         summarize(skipped, total),
         description,
         manifest,

@@ -75,7 +75,22 @@ def classifier_weights() -> tuple[np.ndarray, np.ndarray]:
     return weight, bias
 
 
-class TorchEffnetEncoder(Encoder):
+class ImagenetClassifierMixin:
+    """Gives an EfficientNet-Lite0 encoder its ImageNet classifier, for t2c's optional `classifier()` interface."""
+
+    def classifier(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Return weight (1000, 1280), bias (1000,) and open_clip's cleaned ImageNet class names, in label order."""
+        from t2c_plugin_offline.text_map import imagenet_classnames
+
+        weight, bias = classifier_weights()
+        return weight, bias, imagenet_classnames()
+
+
+class EffnetOnnxEncoder(ImagenetClassifierMixin, OnnxEncoder):
+    """EfficientNet-Lite0 run by ONNX Runtime, with its ImageNet classifier."""
+
+
+class TorchEffnetEncoder(ImagenetClassifierMixin, Encoder):
     """EfficientNet-Lite0 in eager torch (channels-last memory format, which is faster on CPU)."""
 
     id = MODEL_ID
@@ -173,7 +188,8 @@ def load_effnet_lite0(backend: str = "onnx") -> Encoder:
         backend: "onnx" (default, about 3x faster on CPU than eager torch) or "torch".
 
     Returns:
-        An `OnnxEncoder`, or a `TorchEffnetEncoder` when backend is "torch" or export failed.
+        An `EffnetOnnxEncoder`, or a `TorchEffnetEncoder` when backend is "torch" or export failed;
+        both have `classifier()`.
     """
     if backend not in ("onnx", "torch"):
         raise ConfigError(f"backend {backend!r} is not available for {MODEL_ID}; use 'onnx' or 'torch'")
@@ -189,7 +205,7 @@ def load_effnet_lite0(backend: str = "onnx") -> Encoder:
         elif not _export_checked(path):
             return TorchEffnetEncoder(weights_sha256)
 
-    return OnnxEncoder(MODEL_ID, FEATURE_DIM, EFFNET_LITE0, weights_sha256, graph=path)
+    return EffnetOnnxEncoder(MODEL_ID, FEATURE_DIM, EFFNET_LITE0, weights_sha256, graph=path)
 
 
 def _export_checked(path: Path) -> bool:
