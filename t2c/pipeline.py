@@ -4,6 +4,7 @@ Applications call these functions; the CLI builds a `Runtime` from its common fl
 """
 
 import contextlib
+import itertools
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -40,12 +41,25 @@ class Runtime:
     progress: ProgressFactory | None = None  # (description, total) -> context yielding a callback(n_done)
     store: Any = None  # a FeatureStore; None uses the default cache root
     strict: bool = False  # stop at the first image that cannot be decoded instead of skipping it
+    stats_during_extraction: bool = False  # fit_head sums aligner statistics as target shards complete
+    backend: str | None = None  # "torch" or "onnx" for encoders with `set_backend`; None keeps each model's own
 
     def prepare(self, model: Encoder | Target) -> None:
         """Apply device and thread settings to an encoder or target."""
         model.set_device(self.device)
         if self.num_threads:
             model.set_num_threads(self.num_threads)
+        if self.backend is not None:
+            self.apply_backend(model)
+
+    def apply_backend(self, model: Encoder | Target) -> None:
+        """Switch `model` (or a target's image encoder) to `backend` when it has `set_backend`, else log that it cannot."""
+        encoder = getattr(model, "image_encoder", model)
+        set_backend = getattr(encoder, "set_backend", None)
+        if callable(set_backend):
+            set_backend(self.backend)
+        elif getattr(encoder, "backend", None) != self.backend:
+            log.info("%s has no backend choice; it keeps running on %s", encoder.id, getattr(encoder, "backend", "?"))
 
     def progress_context(self, description: str, total: int):
         """Return a context manager yielding a progress callback, or a no-op one."""
@@ -87,10 +101,15 @@ def split_size(dataset: Dataset, split: str, limit: int | None) -> int:
     return min(limit, total)
 
 
-def features(model: Encoder, dataset: Dataset, split: str, limit: int | None, runtime: Runtime):
-    """Extract (or read from the cache) features of the first `limit` samples of a split."""
+def features(model: Encoder, dataset: Dataset, split: str, limit: int | None, runtime: Runtime, tap=None):
+    """Extract (or read from the cache) features of the first `limit` samples of a split.
+
+    `tap`, when given, is called with the executor and returns the executor to use (a `StatsTap`).
+    """
     count = split_size(dataset, split, limit)
     executor = registry.get_executor(runtime.executor, **runtime.executor_options)
+    if tap is not None:
+        executor = tap(executor)
 
     with runtime.progress_context(f"{model.id} on {dataset.id}/{split}", count) as progress:
         return extract_features(
@@ -114,7 +133,14 @@ def paired_batches(x_entry, y_entry, limit: int, batch_size: int = 4096) -> Iter
     x_batches = x_entry.iter_batches(limit=limit, batch_size=batch_size)
     y_batches = y_entry.iter_batches(limit=limit, batch_size=batch_size)
 
-    for (x_keys, x), (y_keys, y) in zip(x_batches, y_batches, strict=True):
+    for x_batch, y_batch in itertools.zip_longest(x_batches, y_batches):
+        if x_batch is None or y_batch is None:
+            raise FeatureStoreError(
+                f"feature entries {x_entry.path} and {y_entry.path} hold different numbers of samples; "
+                "run `t2c cache verify` and delete the damaged entry"
+            )
+
+        (x_keys, x), (y_keys, y) = x_batch, y_batch
         if list(x_keys) != list(y_keys):
             raise FeatureStoreError(
                 f"feature entries {x_entry.path} and {y_entry.path} list different samples "
@@ -133,12 +159,14 @@ def accumulate_stats(x_entry, y_entry, limit: int, n_folds: int = 5) -> Sufficie
     return stats
 
 
-def fit_aligner(aligner, x_entry, y_entry, limit: int):
+def fit_aligner(aligner, x_entry, y_entry, limit: int, stats: SufficientStats | None = None):
     """Fit `aligner` from a feature store: statistics for closed forms, batches for SGD.
 
+    `stats`, when given, are the statistics of the fit set already summed (during extraction).
     Returns the fitted aligner and the statistics of the fit set (the head stores their target mean).
     """
-    stats = accumulate_stats(x_entry, y_entry, limit, n_folds=getattr(aligner, "n_folds", 5))
+    if stats is None:
+        stats = accumulate_stats(x_entry, y_entry, limit, n_folds=getattr(aligner, "n_folds", 5))
 
     if hasattr(aligner, "fit_batches"):
 
@@ -177,11 +205,16 @@ def fit_head(
     split = split or dataset.fit_split
     count = split_size(dataset, split, limit)
 
+    unfitted = registry.get_aligner(aligner, **(aligner_params or {}))
     x_entry = features(encoder, dataset, split, count, runtime)
-    y_entry = features(target.image_encoder, dataset, split, count, runtime)
+    executor_sums = callable(getattr(registry.get_executor(runtime.executor, **runtime.executor_options), "shard_stats", None))
+    if runtime.stats_during_extraction or executor_sums:
+        stats, y_entry = stats_during_extraction(target, dataset, split, count, runtime, x_entry, unfitted)
+    else:
+        stats, y_entry = None, features(target.image_encoder, dataset, split, count, runtime)
 
     log.info("fitting %s aligner on %d samples of %s/%s", aligner, count, dataset.id, split)
-    fitted, stats = fit_aligner(registry.get_aligner(aligner, **(aligner_params or {})), x_entry, y_entry, count)
+    fitted, stats = fit_aligner(unfitted, x_entry, y_entry, count, stats=stats)
 
     total = stats.total()
     target_mean = (total.sum_y / total.n).astype(np.float32)
@@ -190,10 +223,35 @@ def fit_head(
         encoder=encoder.describe(),
         target=target.describe(),
         preprocessing=encoder.preprocess.merged(dataset.preprocess_overrides).model_dump(mode="json"),
-        fit_data={"dataset": dataset.id, "split": split, "n_samples": count},
+        fit_data={"dataset": dataset.id, "split": split, "n_samples": x_entry.count_rows(count)},
         target_mean=target_mean,
         metrics={},
     )
+
+
+def stats_during_extraction(target, dataset, split, count, runtime, x_entry, aligner):
+    """Extract the target's features while summing the aligner statistics as each target shard completes.
+
+    Shards the extraction did not write (cached ones) are summed from the store, by the executor
+    when it has `shard_stats(paired, shard_indices)` (a distributed one). The sums are saved
+    next to the encoder's entry, so a repeated fit only solves. Returns (stats, y_entry).
+    """
+    from t2c.features.paired_stats import PairedStats, StatsTap
+
+    n_folds = getattr(aligner, "n_folds", 5)
+    taps: list[StatsTap] = []
+
+    def tap(executor):
+        taps.append(StatsTap(executor, x_entry, count, n_folds))
+        return taps[-1]
+
+    y_entry = features(target.image_encoder, dataset, split, count, runtime, tap=tap)
+    paired = taps[0].paired if taps[0].paired is not None else PairedStats(x_entry, y_entry, count, n_folds)
+    if paired.shards != set(paired.needed_shards()) and not paired.load():
+        paired.complete(taps[0].inner)
+    elif paired.shards and not paired.path.is_file():
+        paired.save()
+    return paired.stats, y_entry
 
 
 def heldout_r2(head: Head, x_entry, y_entry, limit: int) -> dict[str, float]:

@@ -326,3 +326,57 @@ def test_cache_verify_reports_shard_and_manifest(tmp_path):
     assert "sha256" in damaged_paths[str(shard)]
     assert "unreadable" in damaged_paths[str(unreadable.path)]
     assert intact.verify() == []
+
+
+# A manifest whose values are damaged but still valid JSON of the right types is rejected on open.
+
+
+def set_shard_size(manifest):
+    manifest["shard_size"] = 0
+
+
+def point_file_elsewhere(manifest):
+    manifest["shards"][0]["file"] = "../../manifest.json"
+
+
+def move_skipped_outside(manifest):
+    manifest["shards"][0]["skipped"][0]["index"] = 30
+
+
+def enlarge_dim(manifest):
+    manifest["dim"] = 10**12
+
+
+def shift_start(manifest):
+    manifest["shards"][1]["start"] = 3
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (set_shard_size, "shard_size 0 must be"),
+        (point_file_elsewhere, "file '../../manifest.json', expected 0, 8 and 'shard-00000.safetensors'"),
+        (move_skipped_outside, r"skipped samples \[30\]"),
+        (shift_start, "shard 1 records start 3"),
+    ],
+    ids=["zero shard size", "file outside entry", "skip outside shard", "shifted start"],
+)
+def test_inconsistent_manifest_rejected(store, damage, message):
+    entry = extract(store)
+    manifest = json.loads((entry.path / MANIFEST_NAME).read_text())
+    damage(manifest)
+    (entry.path / MANIFEST_NAME).write_text(json.dumps(manifest))
+
+    with pytest.raises(FeatureStoreError, match=message):
+        entry.refresh()
+
+
+def test_huge_dim_fails_on_read(store):
+    entry = extract(store)
+    manifest = json.loads((entry.path / MANIFEST_NAME).read_text())
+    enlarge_dim(manifest)
+    (entry.path / MANIFEST_NAME).write_text(json.dumps(manifest))
+    entry.refresh()
+
+    with pytest.raises(FeatureStoreError, match="features have shape"):
+        entry.load()

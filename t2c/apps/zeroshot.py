@@ -147,10 +147,11 @@ def evaluate(classifier: ZeroShotClassifier, encoder, target, dataset: Dataset, 
     labels = dataset.split(split).labels
     if labels is None:
         raise ConfigError(f"split {dataset.id}/{split} has no labels, so zero-shot accuracy cannot be measured")
-    labels = np.asarray(labels[:count])
-
     x_entry = pipeline.features(encoder, dataset, split, count, runtime)
     y_entry = pipeline.features(target.image_encoder, dataset, split, count, runtime)
+
+    # Images that could not be decoded have no feature rows, so labels follow the rows' positions.
+    labels = np.asarray(labels)[x_entry.row_positions(count)]
 
     aligned_scores, target_scores = [], []
     for _, x, y in pipeline.paired_batches(x_entry, y_entry, count):
@@ -161,7 +162,7 @@ def evaluate(classifier: ZeroShotClassifier, encoder, target, dataset: Dataset, 
         "metrics": classification_metrics(np.concatenate(aligned_scores), labels),
         "target_metrics": classification_metrics(np.concatenate(target_scores), labels),
         **pipeline.heldout_r2(classifier.head, x_entry, y_entry, count),
-        "n_eval": count,
+        "n_eval": len(labels),
         "chance": 1.0 / len(classifier.classnames),
     }
 

@@ -34,7 +34,7 @@ def configure_logging(debug: bool) -> None:
 
 
 def runtime_options(command):
-    """Add --device, --batch-size, --num-threads, --executor, --executor-option, --strict, --json and --debug.
+    """Add --device, --batch-size, --num-threads, --backend, --executor, --executor-option, --strict, --json and --debug.
 
     The wrapped command receives a `runtime` (a `Runtime`) and `as_json` instead of the raw flags.
     """
@@ -42,13 +42,19 @@ def runtime_options(command):
     @click.option("--device", default="cpu", show_default=True, help="Device for models: cpu, cuda, cuda:1.")
     @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True, help="Images per forward pass.")
     @click.option("--num-threads", type=click.IntRange(min=1), default=None, help="CPU threads per model runtime (default: all cores).")
+    @click.option(
+        "--backend",
+        type=click.Choice(["torch", "onnx"]),
+        default=None,
+        help="Run torch encoders in eager torch or as a checked ONNX export in ONNX Runtime (CPU); default: each model's own.",
+    )
     @click.option("--executor", default="local", show_default=True, help="Feature-extraction executor (`t2c list executors`).")
     @click.option("--executor-option", "executor_options", multiple=True, metavar="KEY=VALUE", help="Option for the executor; repeatable.")
     @click.option("--strict", is_flag=True, help="Stop at the first image that cannot be decoded instead of skipping it.")
     @click.option("--json", "as_json", is_flag=True, help="Print results as JSON on stdout.")
     @click.option("--debug", is_flag=True, help="Log debug details and show tracebacks.")
     @functools.wraps(command)
-    def wrapper(*args, device, batch_size, num_threads, executor, executor_options, strict, as_json, debug, **kwargs):
+    def wrapper(*args, device, batch_size, num_threads, backend, executor, executor_options, strict, as_json, debug, **kwargs):
         configure_logging(debug)
         from t2c.cli.progress import progress_factory
 
@@ -56,6 +62,7 @@ def runtime_options(command):
             device=device,
             batch_size=batch_size,
             num_threads=num_threads,
+            backend=backend,
             executor=executor,
             executor_options=parse_key_values(executor_options),
             progress=progress_factory(enabled=not as_json),

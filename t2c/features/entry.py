@@ -384,11 +384,18 @@ class FeatureEntry:
             n is `limit` minus the skipped samples among them.
         """
         stop = self.resolve_limit(limit)
-        features = np.empty((self.count_rows(stop), self.dim), dtype=np.float32)
+        rows = self.count_rows(stop)
+        features = None
         keys: list[str] = []
         for batch_keys, batch in self.iter_batches(stop, batch_size=self.shard_size):
+            if features is None:
+                # Allocated once the first shard has passed its checks, so a damaged `dim` cannot size it.
+                features = np.empty((rows, self.dim), dtype=np.float32)
             features[len(keys) : len(keys) + len(batch_keys)] = batch
             keys.extend(batch_keys)
+
+        if features is None:
+            features = np.empty((0, self.dim), dtype=np.float32)
         return keys, features
 
     def verify(self) -> list[ShardProblem]:

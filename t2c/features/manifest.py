@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from t2c.errors import FeatureStoreError
 from t2c.features.key import FeatureKey
+from t2c.features.shard import shard_file_name
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -133,6 +134,38 @@ def read_manifest(path: Path) -> Manifest:
         )
 
     try:
-        return Manifest.model_validate(data)
+        manifest = Manifest.model_validate(data)
     except ValidationError as error:
         raise FeatureStoreError(f"feature-store manifest {path} is invalid: {error}; {fix}") from None
+
+    problem = layout_problem(manifest)
+    if problem is not None:
+        raise FeatureStoreError(f"feature-store manifest {path} is invalid: {problem}; {fix}")
+    return manifest
+
+
+def layout_problem(manifest: Manifest) -> str | None:
+    """Return what makes a manifest's layout or shard records inconsistent, or None when they agree.
+
+    Readers index arrays and open files with these numbers, so a damaged value must fail here.
+    """
+    if manifest.dim < 1 or manifest.split_size < 0 or manifest.shard_size < 1:
+        return f"dim {manifest.dim}, split_size {manifest.split_size} and shard_size {manifest.shard_size} must be >= 1, >= 0 and >= 1"
+
+    previous = -1
+    for record in manifest.shards:
+        if not previous < record.index < manifest.num_shards:
+            return f"shard index {record.index} is out of order or outside 0..{manifest.num_shards - 1}"
+        previous = record.index
+
+        samples = manifest.shard_range(record.index)
+        if (record.start, record.count, record.file) != (samples.start, len(samples), shard_file_name(record.index)):
+            return (
+                f"shard {record.index} records start {record.start}, count {record.count} and file {record.file!r}, "
+                f"expected {samples.start}, {len(samples)} and {shard_file_name(record.index)!r}"
+            )
+
+        positions = [sample.index for sample in record.skipped]
+        if positions != sorted(set(positions)) or any(position not in samples for position in positions):
+            return f"shard {record.index} lists skipped samples {positions[:8]} that are not distinct, sorted positions in {samples}"
+    return None
