@@ -29,6 +29,7 @@ log = logging.getLogger("t2c.cbm")
 DEFAULT_DATASET = "fashion-mnist"
 DEFAULT_C = 0.05
 DEFAULT_MAX_ITER = 300
+DEFAULT_MAX_CONCEPTS = 1000  # saga over all 22k WordNet concepts ran for minutes without converging on 2 cores
 PROBE_C = 1.0
 TOP_CONCEPTS = 5
 
@@ -131,6 +132,16 @@ def fit_bottleneck(
     return ConceptBottleneck(head, concept_vectors, coef, intercept, mean, scale, card)
 
 
+def most_varied_concepts(scores: np.ndarray, count: int) -> np.ndarray:
+    """Return the indices (sorted) of the `count` columns of (n, c) concept scores with the largest standard deviation.
+
+    Labels are not used: a concept whose score hardly changes between images cannot separate them.
+    """
+    if count >= scores.shape[1]:
+        return np.arange(scores.shape[1])
+    return np.sort(np.argsort(-scores.std(axis=0))[:count])
+
+
 def linear_probe_accuracy(train: SplitFeatures, test: SplitFeatures, C: float = PROBE_C, max_iter: int = 1000) -> float:
     """Return the test accuracy of an L2 logistic regression on standardised raw encoder features."""
     mean, scale = _standardize(train.features)
@@ -157,6 +168,7 @@ def run_cbm(
     C: float = DEFAULT_C,
     l1_ratio: float = 1.0,
     max_iter: int = DEFAULT_MAX_ITER,
+    max_concepts: int | None = DEFAULT_MAX_CONCEPTS,
     encoder: str | Encoder | None = None,
     target: str | Target | None = None,
     head: str | Head | None = None,
@@ -169,8 +181,10 @@ def run_cbm(
 ) -> dict:
     """Fit a concept bottleneck on the first `train_samples` labelled images of the fit split and evaluate it.
 
-    Without `head`, the head is fitted on the same images (or on `fit_dataset`'s fit split), labels unused. Concepts default to the
-    built-in WordNet vocabulary; `templates` default to "a photo of {}.".
+    Without `head`, the head is fitted on the same images (or on `fit_dataset`'s fit split), labels
+    unused. Concepts default to the built-in WordNet vocabulary and `templates` to "a photo of {}.".
+    With more than `max_concepts` concepts, the sparse head sees only the `max_concepts` whose
+    scores vary most over the training images (None keeps all).
 
     Returns a JSON-ready dict: accuracy of the bottleneck, of a linear probe on raw features and of a
     dense head on the concept scores, sparsity, and the top concepts per class. With `output`
@@ -190,8 +204,15 @@ def run_cbm(
 
     vocabulary = load_vocabulary(concepts)
     templates = list(templates or DEFAULT_TEMPLATES)
+    vectors = vocabulary_embeddings(aligned.target, vocabulary, templates)
+    words = list(vocabulary.words)
+    if max_concepts is not None and max_concepts < len(words):
+        kept = most_varied_concepts(concept_scores(aligned.head, vectors, train.features, center), max_concepts)
+        log.info("kept the %d of %d concepts whose scores vary most over the training images", len(kept), len(words))
+        vectors, words = vectors[kept], [words[index] for index in kept]
+
     bottleneck = fit_bottleneck(
-        aligned.head, list(vocabulary.words), vocabulary_embeddings(aligned.target, vocabulary, templates),
+        aligned.head, words, vectors,
         train.features, train.labels, list(dataset.classnames),
         templates=templates, C=C, l1_ratio=l1_ratio, center=center, max_iter=max_iter,
         fit_data={"dataset": dataset.id, "split": train.split, "n_samples": len(train)},
@@ -211,7 +232,7 @@ def run_cbm(
         "dataset": dataset.id,
         "train": {"split": train.split, "n": len(train)},
         "test": {"split": test.split, "n": len(test)},
-        "concepts": {"name": vocabulary.name, "size": len(vocabulary), "templates": templates},
+        "concepts": {"name": vocabulary.name, "size": len(vocabulary), "used": len(words), "templates": templates},
         "regularization": {"C": C, "l1_ratio": l1_ratio, "solver": "saga"},
         **aligned.describe(),
         "metrics": metrics,
