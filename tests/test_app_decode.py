@@ -157,10 +157,20 @@ def test_class_mean_decodes_near_its_name(aligned, samples, fashion_decoder, cla
     assert rank <= 10, f"{classname} ranks {rank} of {len(FASHION_WORDS)}"
 
 
-def test_direction_towards_boots(aligned, samples, fashion_decoder):
-    item = class_direction(samples, "sneaker:ankle boot")
-    words = [entry["word"] for entry in fashion_decoder.decode(to_target_space(aligned.head, [item]))[0]["words"]]
-    assert "boot" in words
+def direction_rank(aligned, samples, decoder, spec: str, word: str) -> int:
+    batch = to_target_space(aligned.head, [class_direction(samples, spec)])
+    return decoder.rank_of(batch, word)[0]
+
+
+def test_direction_points_towards_boots(aligned, samples, fashion_decoder):
+    towards = direction_rank(aligned, samples, fashion_decoder, "sneaker:ankle boot", "boot")
+    away = direction_rank(aligned, samples, fashion_decoder, "ankle boot:sneaker", "boot")
+    assert towards <= 10
+    assert towards < away
+
+
+def test_direction_towards_sneakers(aligned, samples, fashion_decoder):
+    assert direction_rank(aligned, samples, fashion_decoder, "sandal:sneaker", "sneaker") <= 3
 
 
 def test_bad_direction_spec_raises(samples):

@@ -14,7 +14,7 @@ from t2c.apps.stitch import behaviour_metrics, label_space, pair_matrix, run_sti
 from t2c.errors import ConfigError, ShapeError
 
 # scikit-image photos saved under ImageNet class names, so their labels live in EfficientNet's label space.
-PHOTOS = {"chelsea": "tabby cat", "coffee": "espresso", "astronaut": "space shuttle", "rocket": "missile"}
+PHOTOS = {"chelsea": "tiger cat", "coffee": "espresso", "rocket": "missile", "stereo_motorcycle": "moped"}
 
 
 def test_behaviour_of_own_features_is_perfect():
@@ -27,6 +27,16 @@ def test_behaviour_of_own_features_is_perfect():
     assert metrics["agreement_top1"] == 1.0
     assert metrics["accuracy_aligned"] == 1.0
     assert metrics["agreement_majority_baseline"] == np.bincount(labels).max() / 30
+
+
+def test_repeated_class_names_count_as_one():
+    # open_clip's ImageNet names contain "missile" twice; predicting either is correct for "missile".
+    classifier = LinearClassifier(np.eye(3, dtype=np.float32), np.zeros(3, np.float32), ["missile", "cat", "Missile"])
+    features = np.array([[0, 0, 1.0]], dtype=np.float32)
+    metrics = behaviour_metrics(classifier, features, features, np.array([0]))
+
+    assert classifier.class_index(["missile"]) == [0]
+    assert metrics["accuracy_destination"] == 1.0
 
 
 def test_pair_matrix_places_source_rows():
@@ -107,7 +117,10 @@ def imagenet_photos(tmp_path_factory):
     for name, classname in PHOTOS.items():
         folder = root / classname.replace(" ", "_")
         folder.mkdir()
-        Image.fromarray(getattr(skimage.data, name)()).convert("RGB").save(folder / f"{name}.png")
+        photo = getattr(skimage.data, name)()
+        if name == "stereo_motorcycle":
+            photo = photo[0]  # (left, right, disparity): the left view
+        Image.fromarray(photo).convert("RGB").save(folder / f"{name}.png")
     return f"folder:{root}"
 
 
@@ -117,7 +130,7 @@ def test_accuracy_in_shared_label_space(encoders, imagenet_photos):
 
     assert result["label_space"] == "shared"
     assert result["n_eval"] == len(PHOTOS)
-    assert result["accuracy_destination"] >= 0.5
+    assert result["accuracy_destination"] >= 0.75
     assert 0.0 <= result["accuracy_aligned"] <= 1.0
 
 

@@ -110,6 +110,13 @@ def resolve_templates(spec: str | list[str] | None, default: list[str] | None) -
     A string containing "{}" that is not an existing file is used as the only template, so a
     query phrase can be encoded as written with `templates="{}"`.
     """
-    if isinstance(spec, str) and "{}" in spec and not Path(spec).is_file():
+    if isinstance(spec, str) and "{}" in spec and not _is_file(spec):
         return load_templates([spec], [])
     return load_templates(spec, default or [])
+
+
+def _is_file(spec: str) -> bool:
+    try:
+        return Path(spec).is_file()
+    except OSError:  # text too long to be a path
+        return False

@@ -41,12 +41,23 @@ class LinearClassifier:
         return self.logits(features).argmax(axis=1)
 
     def class_index(self, names: list[str]) -> list[int] | None:
-        """Return the logit index of each name (case-insensitive), or None unless every name is a class here."""
-        lookup = {name.lower(): index for index, name in enumerate(self.classnames)}
+        """Return the first logit index of each name (case-insensitive), or None unless every name is a class here."""
+        lookup: dict[str, int] = {}
+        for index, name in enumerate(self.classnames):
+            lookup.setdefault(name.lower(), index)
         indices = [lookup.get(name.lower()) for name in names]
         if any(index is None for index in indices):
             return None
         return indices
+
+    def canonical(self) -> np.ndarray:
+        """Return (k,) int64: for each logit, the first index with the same name (case-insensitive).
+
+        Class names can repeat: open_clip's cleaned ImageNet names list "missile" twice, for
+        classes 657 and 744. Predictions compared through this map count either as "missile".
+        """
+        first = self.class_index(self.classnames)
+        return np.asarray(first, dtype=np.int64)
 
 
 def encoder_classifier(encoder: Encoder) -> LinearClassifier | None:

@@ -138,7 +138,12 @@ def probe_weights(samples: SplitFeatures, classes: list[str], C: float = 1.0, ma
         position = np.flatnonzero(probe.classes_ == index)
         if len(position) == 0:
             raise ConfigError(f"the probe saw no sample of class {name!r}; read more samples")
-        row = probe.coef_[position[0]] if len(probe.classes_) > 2 else probe.coef_[0] * (1 if position[0] == 1 else -1)
+        if len(probe.classes_) > 2:
+            row = probe.coef_[position[0]]
+        elif position[0] == 1:
+            row = probe.coef_[0]  # a binary probe has one row, scoring the second class
+        else:
+            row = -probe.coef_[0]
         items.append(EncoderVector(f"probe weights: {name}", "weights", row / scale, word=name))
     return items
 
@@ -289,5 +294,5 @@ def read_vectors(path: str, kind: str = "point") -> list[EncoderVector]:
 
     array = np.atleast_2d(np.asarray(array, dtype=np.float32))
     if array.ndim != 2:
-        raise ConfigError(f"{file} holds an array of shape {array.shape}; expected (p,) or (n, p)")
+        raise ConfigError(f"{file} contains an array of shape {array.shape}; expected (p,) or (n, p)")
     return [EncoderVector(f"{file.name}[{row}]", kind, vector) for row, vector in enumerate(array)]

@@ -46,7 +46,7 @@ def matrix_heatmaps(matrices: dict[str, list[list[float | None]]], labels: list[
     plt = _pyplot()
     size = len(labels)
     figure, axes = plt.subplots(
-        1, len(matrices), figsize=(2.5 + 2.4 * size * len(matrices), 1.8 + 1.4 * size), squeeze=False, layout="constrained"
+        1, len(matrices), figsize=(2.5 + (1.2 * size + 1.0) * len(matrices), 2.2 + 1.2 * size), squeeze=False, layout="constrained"
     )
 
     for panel, (axis, (name, matrix)) in enumerate(zip(axes[0], matrices.items(), strict=True)):

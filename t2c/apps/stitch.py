@@ -46,7 +46,8 @@ def behaviour_metrics(
     Args:
         aligned: (n, dim) A's features mapped into B's space.
         own: (n, dim) B's own features of the same images.
-        labels: (n,) class indices in the classifier's label space, or None.
+        labels: (n,) class indices in the classifier's label space, or None. A prediction counts as
+            correct when its class name equals the label's (names may repeat among classes).
 
     Returns:
         agreement_top1, agreement_top5 (B's own top-1 among the aligned top-5), the agreement of
@@ -70,8 +71,9 @@ def behaviour_metrics(
         "accuracy_destination": None,
     }
     if labels is not None:
-        metrics["accuracy_aligned"] = float((aligned_top5[:, 0] == labels).mean())
-        metrics["accuracy_destination"] = float((own_predictions == labels).mean())
+        same_name = classifier.canonical()
+        metrics["accuracy_aligned"] = float((same_name[aligned_top5[:, 0]] == same_name[labels]).mean())
+        metrics["accuracy_destination"] = float((same_name[own_predictions] == same_name[labels]).mean())
     return metrics
 
 
@@ -233,7 +235,7 @@ def write_stitch(results: dict, output: str) -> dict[str, str]:
 
     panels = {"R² (paper)": results["matrices"]["r2_paper"]}
     if any(pair.get("destination_has_classifier") for pair in results["pairs"]):
-        panels["top-1 agreement with destination's classifier"] = results["matrices"]["agreement_top1"]
+        panels["top-1 agreement with destination"] = results["matrices"]["agreement_top1"]
     title = f"{results['aligner']} on {results['dataset']}/{results['eval_split']}"
 
     files = {

@@ -140,7 +140,7 @@ def load_vocabulary(spec: str | list[str] | Vocabulary | None = None) -> Vocabul
         name, words = spec, list(wordnet_nouns())
     elif spec == "wordnet-adjectives":
         name, words = spec, list(wordnet_adjectives())
-    elif Path(spec).is_file():
+    elif _is_file(spec):
         name, words = str(spec), read_lines(spec, "vocabulary")
     elif "," in spec:
         name, words = "list", spec.split(",")
@@ -154,6 +154,13 @@ def load_vocabulary(spec: str | list[str] | Vocabulary | None = None) -> Vocabul
     if not unique:
         raise ConfigError(f"vocabulary {name} contains no words; give at least one word")
     return Vocabulary(name=name, words=unique)
+
+
+def _is_file(spec: str) -> bool:
+    try:
+        return Path(spec).is_file()
+    except OSError:  # a long comma list is not a valid path ("File name too long")
+        return False
 
 
 def vocabulary_embeddings(
