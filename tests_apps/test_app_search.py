@@ -94,6 +94,8 @@ def test_require_only_ranks_by_z_score(aligned):
 def test_nothing_to_rank_raises(aligned):
     with pytest.raises(ConfigError, match="nothing to rank by"):
         search(aligned, None, exclude=["boot"])
+    with pytest.raises(ConfigError, match="nothing to rank by"):
+        search(aligned, None)
 
 
 def test_output_has_json_and_grid(aligned, tmp_path):

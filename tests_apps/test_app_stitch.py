@@ -110,13 +110,16 @@ def test_same_encoder_twice_raises(encoders):
 
 
 @pytest.fixture(scope="module")
-def imagenet_photos(tmp_path_factory):
+def imagenet_photos():
+    # A fixed folder under the test cache, so the feature store finds its features on later runs.
     import skimage.data
 
-    root = tmp_path_factory.mktemp("photos")
+    from t2c.paths import cache_dir
+
+    root = cache_dir("test-photos", "imagenet-classes")
     for name, classname in PHOTOS.items():
         folder = root / classname.replace(" ", "_")
-        folder.mkdir()
+        folder.mkdir(exist_ok=True)
         photo = getattr(skimage.data, name)()
         if name == "stereo_motorcycle":
             photo = photo[0]  # (left, right, disparity): the left view
@@ -142,6 +145,9 @@ def test_run_stitch_writes_matrix_files(encoders, tmp_path):
     assert results["matrices"]["r2_paper"][0][0] is None
     assert results["matrices"]["agreement_top1"][0][1] == pytest.approx(results["pairs"][0]["agreement_top1"])
     assert len(rows) == 2
+    matrices = list(csv.DictReader((folder / "stitch_matrices.csv").open()))
+    assert [row["metric"] for row in matrices] == ["r2_paper"] * 2 + ["r2_sklearn"] * 2 + ["agreement_top1"] * 2
+    assert matrices[0][ENCODER] == ""
     assert json.loads((folder / "stitch.json").read_text())["encoders"] == [ENCODER, SECOND_ENCODER]
     assert (folder / "stitch.png").stat().st_size > 10_000
     assert "not among the classes" in results["notes"][0]

@@ -7,13 +7,13 @@ concept vectors of a vocabulary. How it is carried depends on what the vector is
 - a direction (the difference of two class means): the linear part only, `coef @ d`, because
   an offset cancels in a difference;
 - weights (a linear probe's row w, scoring `w . x`): a weight vector is a filter, not a pattern,
-  and read as a direction it is dominated by how the features are correlated. It is first turned
-  into its activation pattern `a = cov(x) @ w` (Haufe et al., "On the interpretation of weight
-  vectors of linear models in multivariate neuroimaging", NeuroImage 87, 96-110, 2014), the direction along
-  which the features move when the score rises, with the covariance of the split's features;
-  the pattern is then carried like a direction. Solving `coef.T @ u = w` by least squares
-  instead was tried on the offline models and decoded every class to the same words, because
-  it amplifies the directions the head barely uses.
+  and read as a direction it is dominated by how the features are correlated. So it is first
+  turned into its activation pattern `a = cov(x) @ w`, with the covariance of the split's
+  features: the direction along which the features move when the score rises (Haufe et al.,
+  "On the interpretation of weight vectors of linear models in multivariate neuroimaging",
+  NeuroImage 87, 96-110, 2014). The pattern is then carried like a direction. Solving
+  `coef.T @ u = w` by least squares instead was tried on the offline models and decoded every
+  class to the same words, because it amplifies the directions the head barely uses.
 Directions and weights are normalised to unit length in target space.
 """
 

@@ -31,9 +31,9 @@ class TargetVectors:
     """Vectors to decode, all in target space.
 
     Attributes:
-        vectors: (n, q) float32. A "point" row (an image, a class mean) is the head's output, neither
-            centered nor normalised; a "direction" row (a difference of means, a probe's weights)
-            is a unit vector.
+        vectors: (n, q) float32. A "point" row (an image, a class mean) is the head's output,
+            neither centered nor normalised. A "direction" row (a difference of means, a probe's
+            weights) is a unit vector.
         kinds: n entries, "point" or "direction".
         target_mean: (q,) mean of the target features the head was fitted on, or None.
     """

@@ -57,8 +57,8 @@ def resolve_split(spec: str | Dataset, split: str | None = None) -> tuple[Datase
     """Resolve "DATASET" or "DATASET/SPLIT" (or a loaded data set) into a data set and a split name.
 
     An explicit `split` wins. Otherwise the text after the last "/" names the split when it is one
-    of the splits of the data set named before it ("fashion-mnist/train"); in every other case the
-    whole spec is the data set id ("folder:/data/photos") and its evaluation split is used.
+    of the splits of the data set named before it ("fashion-mnist/train"). In every other case the
+    whole spec is the data set id ("folder:/data/photos"), and its evaluation split is used.
     """
     if isinstance(spec, Dataset):
         return spec, _check_split(spec, split or spec.eval_split)

@@ -157,6 +157,8 @@ def run_search(
     constraints = _constraints(require, "require", DEFAULT_REQUIRE_STD) + _constraints(exclude, "exclude", DEFAULT_EXCLUDE_STD)
     if query is not None and not query.strip():
         raise ConfigError("the query is empty; give text such as 'sandal', or leave it out and rank by --require concepts")
+    if query is None and not any(constraint.kind == "require" for constraint in constraints):
+        raise ConfigError("nothing to rank by: give a query, or at least one --require concept")
 
     aligned = prepare_aligned(
         encoder, target, dataset, head=head, aligner=aligner, fit_dataset=fit_dataset,

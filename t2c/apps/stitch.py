@@ -174,8 +174,9 @@ def run_stitch(
 ) -> dict:
     """Stitch every ordered pair of `encoders` and collect R² and agreement matrices.
 
-    With `output` (a folder), writes stitch.json, stitch.csv (one row per pair) and stitch.png
-    (heatmaps of R² and, where destinations have classifiers, top-1 agreement).
+    With `output` (a folder), writes stitch.json, stitch.csv (one row per pair), stitch_matrices.csv
+    (R² and agreement matrices, one row per metric and source) and stitch.png (heatmaps of R² and,
+    where destinations have classifiers, top-1 agreement).
     """
     runtime = runtime or Runtime()
     loaded = [pipeline.resolve_encoder(encoder, runtime) for encoder in (encoders or DEFAULT_ENCODERS)]
@@ -225,7 +226,7 @@ def _notes(dataset: Dataset, pairs: list[dict]) -> list[str]:
 
 
 def write_stitch(results: dict, output: str) -> dict[str, str]:
-    """Write stitch.json, stitch.csv and stitch.png into the folder `output`; return their paths."""
+    """Write stitch.json, stitch.csv, stitch_matrices.csv and stitch.png into the folder `output`; return their paths."""
     from t2c.apps.plots import matrix_heatmaps
 
     folder = output_folder(output)
@@ -238,9 +239,15 @@ def write_stitch(results: dict, output: str) -> dict[str, str]:
         panels["top-1 agreement with destination"] = results["matrices"]["agreement_top1"]
     title = f"{results['aligner']} on {results['dataset']}/{results['eval_split']}"
 
+    matrix_rows = [
+        {"metric": metric, "source": source, **dict(zip(results["encoders"], row, strict=True))}
+        for metric in ("r2_paper", "r2_sklearn", "agreement_top1")
+        for source, row in zip(results["encoders"], results["matrices"][metric], strict=True)
+    ]
     files = {
         "json": str(folder / "stitch.json"),
         "csv": str(write_csv(folder / "stitch.csv", rows)),
+        "matrices_csv": str(write_csv(folder / "stitch_matrices.csv", matrix_rows)),
         "png": str(matrix_heatmaps(panels, results["encoders"], folder / "stitch.png", title=title)),
     }
     write_json(folder / "stitch.json", {**results, "files": files})

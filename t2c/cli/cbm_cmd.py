@@ -2,6 +2,7 @@
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from t2c.apps.cbm import DEFAULT_C, DEFAULT_DATASET, DEFAULT_MAX_ITER, run_cbm
@@ -30,7 +31,7 @@ def concepts_table(results: dict) -> Table:
     table.add_column("class")
     table.add_column("concepts")
     for classname, items in results["top_concepts"].items():
-        table.add_row(classname, ", ".join(f"{item['concept']} {item['weight']:.2f}" for item in items))
+        table.add_row(escape(classname), escape(", ".join(f"{item['concept']} {item['weight']:.2f}" for item in items)))
     return table
 
 

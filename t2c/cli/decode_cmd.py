@@ -2,6 +2,7 @@
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from t2c.apps.decode import DEFAULT_DATASET, VECTOR_KINDS, read_vectors, run_decode
@@ -23,9 +24,9 @@ def decoded_table(results: dict) -> Table:
     for entry in results["decoded"]:
         words = ", ".join(f"{item['word']} {item['score']:.2f}" for item in entry["words"])
         rank = entry.get("class_name_rank")
-        row = [entry["label"], "–" if rank is None else str(rank), words]
+        row = [escape(entry["label"]), "–" if rank is None else str(rank), escape(words)]
         if generated:
-            row.append(entry.get("generated", ""))
+            row.append(escape(entry.get("generated", "")))
         table.add_row(*row)
     return table
 

@@ -2,6 +2,7 @@
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from t2c.apps.drift import DEFAULT_ALPHA, DEFAULT_DATASET, DEFAULT_TOP, run_drift
@@ -17,13 +18,13 @@ def side_table(rows: list[dict], title: str) -> Table:
     for column in ("concept", "Cohen's d", "mean diff", "Welch t", "p adjusted"):
         table.add_column(column, justify="left" if column == "concept" else "right")
     for row in rows:
-        table.add_row(row["concept"], f"{row['cohens_d']:+.2f}", f"{row['mean_difference']:+.4f}", f"{row['t']:+.1f}", f"{row['p_adjusted']:.1e}")
+        table.add_row(escape(row["concept"]), f"{row['cohens_d']:+.2f}", f"{row['mean_difference']:+.4f}", f"{row['t']:+.1f}", f"{row['p_adjusted']:.1e}")
     return table
 
 
 def describe_side(side: dict) -> str:
     classes = f" [{', '.join(side['classes'])}]" if side["classes"] else ""
-    return f"{side['dataset']}/{side['split']}{classes} (n={side['n']})"
+    return escape(f"{side['dataset']}/{side['split']}{classes} (n={side['n']})")
 
 
 @click.command("drift")
@@ -62,6 +63,6 @@ def drift_command(a, b, a_classes, b_classes, concepts, templates, limit, correc
     console.print(side_table(results["higher_in_a"], "higher similarity in A"))
     console.print(side_table(results["higher_in_b"], "higher similarity in B"))
     for note in results["notes"]:
-        console.print(f"note: {note}")
+        console.print(escape(f"note: {note}"))
     if output:
         console.print(f"wrote {', '.join(results['files'].values())}")

@@ -2,6 +2,7 @@
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from t2c.apps.search import DEFAULT_DATASET, DEFAULT_EXCLUDE_STD, DEFAULT_REQUIRE_STD, run_search
@@ -13,11 +14,11 @@ def hits_table(results: dict) -> Table:
     """Build the table of ranked hits with their constraint similarities."""
     table = Table(title=f"{results['n_kept']} of {results['n_searched']} images kept; top {len(results['hits'])} by {results['ranked_by']}")
     constraint_names = [f"{item['kind']} {item['text']}" for item in results["constraints"]]
-    for column in ("rank", "key", "label", "score", *constraint_names):
+    for column in ("rank", "key", "label", "score", *(escape(name) for name in constraint_names)):
         table.add_column(column, justify="right" if column not in ("key", "label") else "left")
     for hit in results["hits"]:
         table.add_row(
-            str(hit["rank"]), hit["key"], "" if hit["label"] is None else str(hit["label"]), f"{hit['score']:.3f}",
+            str(hit["rank"]), escape(hit["key"]), "" if hit["label"] is None else escape(str(hit["label"])), f"{hit['score']:.3f}",
             *(f"{hit['constraint_similarities'][name]:.3f}" for name in constraint_names),
         )
     return table
@@ -30,7 +31,7 @@ def constraints_table(results: dict) -> Table:
         table.add_column(column, justify="left" if column == "constraint" else "right")
     for item in results["constraints"]:
         table.add_row(
-            f"{item['kind']} {item['text']}", f"{item['k']:g}", f"{item['mean']:.3f}", f"{item['std']:.3f}",
+            escape(f"{item['kind']} {item['text']}"), f"{item['k']:g}", f"{item['mean']:.3f}", f"{item['std']:.3f}",
             f"{item['threshold']:.3f}", str(item["n_pass"]), str(item["n_remaining"]),
         )
     return table
@@ -69,6 +70,7 @@ def search_command(query, dataset, require, exclude, top_k, limit, templates, ou
         console.print(constraints_table(results))
     console.print(hits_table(results))
     if results["top_k_label_counts"]:
-        console.print("labels of the hits: " + ", ".join(f"{name} {count}" for name, count in results["top_k_label_counts"].items()))
+        counts = ", ".join(f"{name} {count}" for name, count in results["top_k_label_counts"].items())
+        console.print(escape(f"labels of the hits: {counts}"))
     if output:
         console.print(f"wrote {', '.join(results['files'].values())}")

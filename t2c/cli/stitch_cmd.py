@@ -4,6 +4,7 @@ import json
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from t2c.apps.samples import split_names
@@ -53,7 +54,7 @@ def pairs_table(results: dict) -> Table:
 @click.option("--train-samples", type=click.IntRange(min=1), default=10_000, show_default=True, help="Fit on the first N samples of the fit split.")
 @click.option("--eval-samples", type=click.IntRange(min=1), default=None, help="Evaluate on the first N samples of the evaluation split.")
 @click.option("--output", type=click.Path(file_okay=False), default=None,
-              help="Folder for stitch.json, stitch.csv and stitch.png (heatmaps).")
+              help="Folder for stitch.json, stitch.csv (per pair), stitch_matrices.csv and stitch.png (heatmaps).")
 @runtime_options
 def stitch_command(encoders, dataset, fit_dataset, aligner, alpha, train_samples, eval_samples, output, runtime, as_json):
     """Align encoders into each other's feature space; report R² and agreement with the destination's classifier."""
@@ -74,6 +75,6 @@ def stitch_command(encoders, dataset, fit_dataset, aligner, alpha, train_samples
         console.print(matrix_table(results, "agreement_top1", "top-1 agreement with the destination's own predictions"))
         console.print(pairs_table(results))
     for note in results["notes"]:
-        console.print(f"note: {note}")
+        console.print(escape(f"note: {note}"))
     if output:
         console.print(f"wrote {', '.join(results['files'].values())}")

@@ -1,6 +1,6 @@
 """ClipCapDecoder: load, save and run a prefix decoder (mapping network + GPT-2 language model).
 
-A decoder folder holds
+A decoder folder contains
 - `decoder.json`: the card (`DecoderCard`), with the sha256 of the mapper weights;
 - `mapper.safetensors`: the `PrefixMapper` state dict;
 - `gpt2/`: a transformers `GPT2LMHeadModel` and its tokenizer, as their `save_pretrained` write

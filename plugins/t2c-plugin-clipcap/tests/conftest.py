@@ -1,8 +1,13 @@
 """Fixtures: a tiny GPT-2 (2 layers, 64-d) with a byte-level BPE tokenizer trained here, all random and offline."""
 
 import importlib.metadata
+import os
+from pathlib import Path
 
 import pytest
+
+# The decode test extracts features; keep them in the repository's test cache, not in ~/.cache/t2c.
+os.environ.setdefault("T2C_CACHE", str(Path(__file__).resolve().parents[3] / ".test-cache"))
 
 CAPTIONS = [
     "a black shoe with a strap.",

@@ -139,3 +139,20 @@ def test_registered_through_entry_point():
     assert registry.get_decoder("clipcap") is create_decoder
     with pytest.raises(ConfigError, match="path=DIR"):
         create_decoder(target=None)
+
+
+def test_decode_app_runs_clipcap(make_decoder, tmp_path):
+    # `t2c run decode --decoder clipcap` end to end on the offline models; random weights give noise text.
+    pytest.importorskip("t2c_plugin_offline", reason="needs t2c-plugin-offline for a real target")
+    from t2c.apps.decode import run_decode
+
+    folder = make_decoder(target_dim=1280, target_id="offline:effnet-lite0-minilm").save_pretrained(tmp_path / "decoder")
+    results = run_decode(
+        "fashion-mnist/test", classes=["coat"], directions=["sneaker:ankle boot"], limit=1024, train_samples=1024,
+        vocabulary=["coat", "boot", "shirt"], top_k=2, use_zoo=False,
+        decoder="clipcap", decoder_options={"path": str(folder), "max_new_tokens": "5"},
+    )
+    assert [entry["kind"] for entry in results["decoded"]] == ["point", "direction"]
+    assert all(isinstance(entry["generated"], str) for entry in results["decoded"])
+    assert results["decoder"] == "clipcap"
+
