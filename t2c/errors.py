@@ -38,7 +38,7 @@ class HeadMismatchError(HeadError):
 
 
 class FeatureStoreError(T2CError):
-    """The feature store holds a damaged or inconsistent entry."""
+    """The feature store contains a damaged or inconsistent entry."""
 
 
 class DataError(T2CError):

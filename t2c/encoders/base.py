@@ -25,7 +25,7 @@ class Encoder(ABC):
         """Encode a batch.
 
         Args:
-            pixels: (n, 3, h, w) or (n, h, w, 3) float32, laid out as `preprocess.layout` says.
+            pixels: (n, 3, h, w) or (n, h, w, 3) float32, laid out as `preprocess.layout` specifies.
 
         Returns:
             (n, dim) float32 features in encoder space.
