@@ -64,13 +64,13 @@ def tiny_openclip_config() -> dict:
     }
 
 
-def write_tiny_openclip(folder: Path, seed: int = 0) -> Path:
+def write_tiny_openclip(folder: Path, seed: int = 0, resize_mode: str = "shortest") -> Path:
     """Write open_clip_config.json and open_clip_pytorch_model.bin (torch.save of a random state dict) into `folder`."""
     import open_clip
     import torch
 
     folder.mkdir(parents=True, exist_ok=True)
-    preprocess = {"mean": [0.5, 0.4, 0.3], "std": [0.2, 0.25, 0.3], "interpolation": "bicubic", "resize_mode": "shortest"}
+    preprocess = {"mean": [0.5, 0.4, 0.3], "std": [0.2, 0.25, 0.3], "interpolation": "bicubic", "resize_mode": resize_mode}
     (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": tiny_openclip_config(), "preprocess_cfg": preprocess}))
 
     torch.manual_seed(seed)

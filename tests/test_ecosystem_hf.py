@@ -20,6 +20,7 @@ IMAGENET_STD_MIN = 0.224
 # kernels, whose output differs from PIL's by at most one 8-bit level (measured on chelsea at
 # 64 -> 56 and 256 -> 224: max 1 level, mean 4e-5 after normalisation); the PIL backend matches exactly.
 ONE_LEVEL = 1.0 / 255.0 / IMAGENET_STD_MIN + 1e-5
+VIT_ONE_LEVEL = 1.0 / 255.0 / 0.5 + 1e-5  # one 8-bit level after ViTImageProcessor's std of 0.5
 
 
 def reference_dinov2(hub):
@@ -110,9 +111,8 @@ def test_pooling_given_twice_rejected():
         load_encoder(f"hf:{DINOV2_REPO}?pooling=mean", pooling="cls")
 
 
-def test_classifier_checkpoint_pools_cls(vit_classifier_folder, chelsea, caplog):
-    with caplog.at_level(logging.WARNING, logger="t2c.encoders.hf"):
-        encoder = load_encoder(f"hf:{vit_classifier_folder}")
+def test_classifier_checkpoint_pools_cls(vit_classifier_folder, chelsea):
+    encoder = load_encoder(f"hf:{vit_classifier_folder}")
     pixels = to_pixels([chelsea], encoder.preprocess)
 
     model = transformers.AutoModel.from_pretrained(vit_classifier_folder).eval()
@@ -120,8 +120,38 @@ def test_classifier_checkpoint_pools_cls(vit_classifier_folder, chelsea, caplog)
 
     assert encoder.id == f"hf:{vit_classifier_folder.resolve().as_posix()}"
     assert encoder.pooling == "cls"  # the pooler is missing from the checkpoint
-    assert "approximated" in caplog.text  # ViTImageProcessor squashes to 32 x 32
     np.testing.assert_allclose(encoder.encode(pixels), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", ["pil", "torchvision"])
+def test_vit_squash_matches_image_processor(vit_classifier_folder, chelsea, backend, caplog):
+    with caplog.at_level(logging.WARNING, logger="t2c.encoders.hf"):
+        encoder = load_encoder(f"hf:{vit_classifier_folder}")
+    processor = transformers.AutoImageProcessor.from_pretrained(vit_classifier_folder, backend=backend)
+
+    expected = processor(images=chelsea, return_tensors="pt")["pixel_values"][0].numpy()
+    pixels = to_pixels([chelsea], encoder.preprocess)[0]
+
+    assert encoder.preprocess.resize_mode == "squash"  # ViTImageProcessor resizes to 32 x 32
+    assert "approximated" not in caplog.text
+    assert pixels.shape == expected.shape == (3, 32, 32)
+    tolerance = 1e-5 if backend == "pil" else VIT_ONE_LEVEL
+    np.testing.assert_allclose(pixels, expected, atol=tolerance)
+    assert np.abs(pixels - expected).mean() < 1e-3
+
+
+def test_convnext_at_384_squashes(chelsea):
+    from transformers.models.convnext.image_processing_pil_convnext import ConvNextImageProcessorPil
+
+    processor = ConvNextImageProcessorPil(size={"shortest_edge": 384})
+
+    expected = processor(images=chelsea, return_tensors="pt")["pixel_values"][0].numpy()
+    preprocess = hf_preprocess(processor, "hf:facebook/convnext-tiny-224-384")
+    pixels = to_pixels([chelsea], preprocess)[0]
+
+    assert preprocess.resize_mode == "squash"
+    assert pixels.shape == expected.shape == (3, 384, 384)
+    np.testing.assert_allclose(pixels, expected, atol=1e-5)
 
 
 def test_clip_uses_vision_tower(clip_folder, chelsea):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ecosystem_fixtures import *  # noqa: F403 (fixtures: offline is autouse)
-from ecosystem_fixtures import OPENCLIP_HUB_REPO, install_snapshot
+from ecosystem_fixtures import OPENCLIP_HUB_REPO, install_snapshot, write_tiny_openclip
 from t2c.encoders.openclip_encoder import openclip_preprocess, resolve_source
 from t2c.encoders.pixels import to_pixels
 from t2c.errors import ConfigError, NotFoundError, OfflineError, ShapeError
@@ -77,12 +77,38 @@ def test_openai_preprocessing_matches_at_224(chelsea):
     np.testing.assert_allclose(pixels, expected, atol=1e-5)
 
 
-def test_squash_resize_mode_warns(caplog):
+def test_squash_model_matches_open_clip_transform(tmp_path, chelsea):
+    folder = write_tiny_openclip(tmp_path / "tiny-squash", seed=9, resize_mode="squash")
+    encoder = load_encoder(f"openclip:local-dir:{folder}")
+    _, _, transform = open_clip.create_model_and_transforms(f"local-dir:{folder}")
+
+    expected = transform(chelsea).numpy()
+    pixels = to_pixels([chelsea], encoder.preprocess)[0]
+
+    assert encoder.preprocess.resize_mode == "squash"
+    assert pixels.shape == expected.shape == (3, 32, 32)
+    np.testing.assert_allclose(pixels, expected, atol=1e-5)
+
+
+def test_siglip_squash_matches_at_256(chelsea):
     config = {"size": 256, "mean": (0.5,) * 3, "std": (0.5,) * 3, "interpolation": "bicubic", "resize_mode": "squash"}
+    transform = open_clip.transform.image_transform_v2(open_clip.transform.PreprocessCfg(**config), is_train=False)
+
+    expected = transform(chelsea).numpy()
+    preprocess = openclip_preprocess(config, "openclip:ViT-B-16-SigLIP-256/webli")
+    pixels = to_pixels([chelsea], preprocess)[0]
+
+    assert preprocess.resize_mode == "squash"
+    np.testing.assert_allclose(pixels, expected, atol=1e-5)
+
+
+def test_longest_resize_mode_warns(caplog):
+    config = {"size": 256, "mean": (0.5,) * 3, "std": (0.5,) * 3, "interpolation": "bicubic", "resize_mode": "longest"}
 
     with caplog.at_level(logging.WARNING, logger="t2c.encoders.openclip"):
-        openclip_preprocess(config, "openclip:ViT-B-16-SigLIP-256/webli")
+        preprocess = openclip_preprocess(config, "openclip:x")
 
+    assert preprocess.resize_mode == "shortest"
     assert "approximated" in caplog.text
 
 
@@ -200,3 +226,24 @@ def test_local_dir_without_checkpoint_rejected(tmp_path):
 
     with pytest.raises(NotFoundError, match="no checkpoint"):
         load_encoder(f"openclip:local-dir:{tmp_path}")
+
+
+def test_uncached_hub_repo_raises_offline_error(empty_caches):
+    with pytest.raises(OfflineError) as raised:
+        load_encoder("openclip:hf-hub:t2c-test/not-cached")
+
+    message = str(raised.value)
+    assert "openclip:hf-hub:t2c-test/not-cached" in message
+    assert "models--t2c-test--not-cached" in message
+    assert str(empty_caches.hub) in message
+    assert "hf download t2c-test/not-cached" in message
+
+
+def test_uncached_tag_encoder_raises_offline_error(empty_caches):
+    with pytest.raises(OfflineError) as raised:
+        load_encoder("openclip:ViT-B-32/laion2b_s34b_b79k")
+
+    message = str(raised.value)
+    assert "openclip:ViT-B-32/laion2b_s34b_b79k" in message
+    assert str(empty_caches.hub) in message
+    assert "open_clip.create_model('ViT-B-32', pretrained='laion2b_s34b_b79k')" in message

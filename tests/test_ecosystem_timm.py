@@ -16,8 +16,16 @@ from t2c.registry import load_encoder
 timm = pytest.importorskip("timm")
 
 # Pretrained configs whose preprocessing is compared with timm's own transform (no weights needed):
-# crop_pct 0.95 bicubic, crop_pct 0.875 bicubic, crop_pct 0.9 bilinear with ImageNet-21k mean 0.5.
-PARITY_MODELS = [TIMM_MODEL, "resnet50.a1_in1k", "efficientnet_b0.ra_in1k", "vit_base_patch16_224.augreg2_in21k_ft_in1k"]
+# crop_pct 0.95 bicubic, crop_pct 0.875 bicubic, crop_pct 0.9 bilinear with ImageNet-21k mean 0.5,
+# and crop mode "squash" at crop_pct 0.9 (192 of 213) and at crop_pct 1.0 (384).
+PARITY_MODELS = [
+    TIMM_MODEL,
+    "resnet50.a1_in1k",
+    "efficientnet_b0.ra_in1k",
+    "vit_base_patch16_224.augreg2_in21k_ft_in1k",
+    "dm_nfnet_f0.dm_in1k",
+    "convnext_tiny.in12k_ft_in1k_384",
+]
 
 
 def reference_model(hub):
@@ -90,14 +98,43 @@ def test_crop_pct_sets_resize():
     assert preprocess.interpolation == "bicubic"
 
 
-def test_squash_crop_mode_warns(caplog):
-    config = {"input_size": (3, 384, 384), "interpolation": "bicubic", "mean": (0.5,) * 3, "std": (0.5,) * 3, "crop_pct": 1.0, "crop_mode": "squash"}
+def test_squash_crop_mode_declared(caplog):
+    config = {"input_size": (3, 192, 192), "interpolation": "bicubic", "mean": (0.5,) * 3, "std": (0.5,) * 3, "crop_pct": 0.9, "crop_mode": "squash"}
 
     with caplog.at_level(logging.WARNING, logger="t2c.encoders.timm"):
-        preprocess = timm_preprocess(config, "timm:convnext_tiny.fb_in22k_ft_in1k_384")
+        preprocess = timm_preprocess(config, "timm:dm_nfnet_f0.dm_in1k")
 
-    assert preprocess.resize == 384
+    assert preprocess.resize_mode == "squash"
+    assert preprocess.resize == 213  # floor(192 / 0.9) on both sides
+    assert preprocess.crop == 192
+    assert "approximated" not in caplog.text
+
+
+def test_center_crop_mode_keeps_aspect_ratio():
+    config = {"input_size": (3, 224, 224), "interpolation": "bicubic", "mean": (0.5,) * 3, "std": (0.5,) * 3, "crop_pct": 0.875, "crop_mode": "center"}
+
+    assert timm_preprocess(config, "timm:x").resize_mode == "shortest"
+
+
+def test_border_crop_mode_warns(caplog):
+    config = {"input_size": (3, 384, 384), "interpolation": "bicubic", "mean": (0.5,) * 3, "std": (0.5,) * 3, "crop_pct": 1.0, "crop_mode": "border"}
+
+    with caplog.at_level(logging.WARNING, logger="t2c.encoders.timm"):
+        preprocess = timm_preprocess(config, "timm:x")
+
+    assert preprocess.resize_mode == "shortest"
     assert "approximated" in caplog.text
+
+
+def test_squash_model_differs_from_shortest(chelsea):
+    # On a non-square photo the two modes give different pixels, so parity above is not by chance.
+    data_config = timm.data.resolve_data_config(pretrained_cfg=timm.models.get_pretrained_cfg("dm_nfnet_f0.dm_in1k").to_dict())
+    squash = timm_preprocess(data_config, "timm:dm_nfnet_f0.dm_in1k")
+    shortest = squash.model_copy(update={"resize_mode": "shortest"})
+
+    difference = to_pixels([chelsea], squash) - to_pixels([chelsea], shortest)
+
+    assert np.abs(difference).max() > 0.5
 
 
 def test_non_square_input_rejected():

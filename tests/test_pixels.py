@@ -22,6 +22,7 @@ def cat() -> Image.Image:
 
 
 def torchvision_pixels(image: Image.Image, resize, crop, interpolation: str) -> np.ndarray:
+    """Run torchvision's Resize (an int resizes the shorter side, a pair both), CenterCrop and Normalize."""
     steps = []
     if resize is not None:
         steps.append(transforms.Resize(resize, interpolation=InterpolationMode(interpolation)))
@@ -43,6 +44,50 @@ def test_matches_torchvision(cat, interpolation, resize, crop):
     assert ours.dtype == np.float32
     assert ours.shape == reference.shape
     np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("interpolation", ["nearest", "bilinear", "bicubic", "lanczos"])
+@pytest.mark.parametrize("resize, crop", [(64, None), (64, 64), (72, 64), (48, 64)])
+def test_squash_matches_torchvision_pair_resize(cat, interpolation, resize, crop):
+    config = PreprocessConfig(resize=resize, resize_mode="squash", crop=crop, interpolation=interpolation, mean=MEAN, std=STD)
+
+    ours = to_pixels([cat], config)
+    reference = torchvision_pixels(cat, (resize, resize), crop, interpolation)
+
+    assert ours.shape == (1, 3, crop or resize, crop or resize)
+    assert ours.shape == reference.shape
+    np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-5)
+
+
+def test_squash_differs_from_shortest_on_non_square(cat):
+    shortest = to_pixels([cat], PreprocessConfig(resize=64, crop=64))
+    squashed = to_pixels([cat], PreprocessConfig(resize=64, resize_mode="squash", crop=64))
+
+    assert np.abs(shortest - squashed).max() > 0.5
+
+
+def test_squash_batches_mixed_sizes_without_crop():
+    config = PreprocessConfig(resize=32, resize_mode="squash", crop=None)
+    images = [Image.new("RGB", (40, 40)), Image.new("RGB", (80, 40))]
+
+    assert to_pixels(images, config).shape == (2, 3, 32, 32)
+
+
+def test_default_digest_unchanged_by_resize_mode():
+    # Digests computed before PreprocessConfig had resize_mode; cached features are keyed by them.
+    assert PreprocessConfig().digest() == "00113971efff4135"
+    assert PreprocessConfig(resize_mode="shortest").digest() == "00113971efff4135"
+    custom = PreprocessConfig(resize=256, crop=224, interpolation="bilinear", mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), invert=True)
+    assert custom.digest() == "2fed5e2973eb14f0"
+
+
+def test_squash_changes_digest():
+    assert PreprocessConfig(resize_mode="squash").digest() != PreprocessConfig().digest()
+
+
+def test_unknown_resize_mode_rejected():
+    with pytest.raises(ValueError, match="resize_mode"):
+        PreprocessConfig(resize_mode="longest")
 
 
 def test_grayscale_matches_torchvision():

@@ -126,9 +126,9 @@ def interpolation_name(resample, model_id: str) -> str:
 def hf_preprocess(processor, model_id: str) -> PreprocessConfig:
     """Translate a transformers image processor's settings into a PreprocessConfig.
 
-    Handled: resize of the shortest edge, ConvNeXt's crop_pct, center crop, rescale by 1/255 or
-    none, normalisation. NOTE: a resize to a fixed (height, width) (ViTImageProcessor) squashes the
-    image, so it is approximated by shorter-side resize and center crop, equal only on square images.
+    Handled: resize of the shortest edge, resize to a fixed square (height, width) as
+    ViTImageProcessor does, which squashes the image (resize_mode "squash"), ConvNeXt's crop_pct
+    (and its squash at 384 pixels or more), center crop, rescale by 1/255 or none, normalisation.
 
     Raises:
         ConfigError: non-square sizes, longest-edge resizing or an unusual rescale factor.
@@ -161,11 +161,9 @@ def hf_preprocess(processor, model_id: str) -> PreprocessConfig:
     elif shortest and crop_pct and shortest < CONVNEXT_FULL_SIZE:
         crop = int(shortest)
 
-    if squashes:
-        log.warning("%s resizes to a fixed square, approximated by shorter-side resize and center crop (equal only on square images)", model_id)
-
     return PreprocessConfig(
         resize=resize,
+        resize_mode="squash" if squashes else "shortest",
         crop=crop,
         interpolation=interpolation_name(getattr(processor, "resample", 3), model_id),
         value_scale=value_scale(processor, model_id),

@@ -78,11 +78,12 @@ def openclip_preprocess(preprocess_cfg: dict, model_id: str) -> PreprocessConfig
     """Translate open_clip's `model.visual.preprocess_cfg` into a PreprocessConfig.
 
     open_clip's eval transform for resize_mode "shortest" resizes the shorter side to `size` and
-    center-crops `size`, which PreprocessConfig declares exactly.
+    center-crops `size`. For "squash" it resizes both sides to `size` and does not crop.
+    PreprocessConfig declares both exactly. After a squash, its crop to `size` keeps every pixel
+    and gives the encoder the fixed input size that ONNX export reads.
 
-    NOTE: resize modes "squash" (both sides to `size`, ignoring the aspect ratio) and "longest"
-    (fit the longer side, pad) are approximated by shorter-side resize and center crop, which
-    matches them only on square images.
+    NOTE: resize mode "longest" (fit the longer side, pad) is approximated by shorter-side resize
+    and center crop, which matches it only on square images.
     """
     size = preprocess_cfg.get("size", 224)
     if isinstance(size, (tuple, list)):
@@ -94,16 +95,18 @@ def openclip_preprocess(preprocess_cfg: dict, model_id: str) -> PreprocessConfig
     if interpolation not in INTERPOLATIONS:
         raise ConfigError(f"{model_id}: interpolation {interpolation!r} is not supported; supported: {', '.join(INTERPOLATIONS)}")
 
-    resize_mode = preprocess_cfg.get("resize_mode", "shortest")
-    if resize_mode != "shortest":
+    resize_mode = preprocess_cfg.get("resize_mode") or "shortest"
+    if resize_mode not in ("shortest", "squash"):
         log.warning(
             "%s uses open_clip resize mode %r, approximated by shorter-side resize and center crop (equal only on square images)",
             model_id,
             resize_mode,
         )
+        resize_mode = "shortest"
 
     return PreprocessConfig(
         resize=int(size),
+        resize_mode=resize_mode,
         crop=int(size),
         interpolation=interpolation,
         mean=tuple(float(value) for value in preprocess_cfg["mean"]),

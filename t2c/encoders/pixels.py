@@ -1,8 +1,9 @@
 """Turn PIL images into model input arrays as a `PreprocessConfig` declares.
 
-The geometric steps (resize of the shorter side, center crop with zero padding) follow
-torchvision's `Resize(int)` and `CenterCrop` on PIL images (torchvision 0.29), so a config
-built from a torchvision pipeline gives the same pixels to float32 rounding.
+The geometric steps (resize, center crop with zero padding) follow torchvision's `Resize(int)`
+(resize_mode "shortest"), `Resize((s, s))` (resize_mode "squash") and `CenterCrop` on PIL
+images (torchvision 0.29), so a config built from a torchvision pipeline gives the same pixels
+to float32 rounding.
 """
 
 import numpy as np
@@ -42,6 +43,13 @@ def resized_size(width: int, height: int, shorter_side: int) -> tuple[int, int]:
     return int(shorter_side * width / height), shorter_side
 
 
+def target_size(width: int, height: int, config: PreprocessConfig) -> tuple[int, int]:
+    """Return (width, height) after the resize step of `config`, whose `resize` is set."""
+    if config.resize_mode == "squash":
+        return config.resize, config.resize
+    return resized_size(width, height, config.resize)
+
+
 def center_crop(array: np.ndarray, side: int) -> np.ndarray:
     """Crop an (h, w, 3) array to (side, side, 3) around its center, zero-padding a smaller image.
 
@@ -74,7 +82,7 @@ def to_uint8(image: Image.Image, config: PreprocessConfig) -> np.ndarray:
         image = ImageOps.invert(image)
 
     if config.resize is not None:
-        size = resized_size(image.width, image.height, config.resize)
+        size = target_size(image.width, image.height, config)
         if size != image.size:
             image = image.resize(size, RESAMPLING[config.interpolation])
 
@@ -120,7 +128,7 @@ def stack(arrays: list[np.ndarray]) -> np.ndarray:
     if len(sizes) > 1:
         raise ShapeError(
             f"preprocessed images have different sizes {sizes[:4]} (height, width) and cannot "
-            "form one batch; set `crop` in the preprocessing config to give every image one size"
+            "form one batch; set `crop` or resize_mode=\"squash\" in the preprocessing config to give every image one size"
         )
     return np.stack(arrays)
 
@@ -128,8 +136,9 @@ def stack(arrays: list[np.ndarray]) -> np.ndarray:
 def to_pixels(images: list[Image.Image], config: PreprocessConfig) -> np.ndarray:
     """Preprocess a batch of PIL images into a model input array.
 
-    Steps, in the order `PreprocessConfig` documents: grayscale -> RGB, inversion, resize of the
-    shorter side, center crop, value scale, `(x - mean) / std`, channel order, layout.
+    Steps, in the order `PreprocessConfig` documents: grayscale -> RGB, inversion, resize (of the
+    shorter side, or of both sides for resize_mode "squash"), center crop, value scale,
+    `(x - mean) / std`, channel order, layout.
 
     Returns:
         (n, 3, h, w) float32 for layout NCHW or (n, h, w, 3) float32 for NHWC.

@@ -10,18 +10,31 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Configs hashed before resize_mode existed resized the shorter side. The digest leaves this
+# default out, so feature-store keys of those configs stay valid.
+DEFAULT_RESIZE_MODE = "shortest"
+
 
 class PreprocessConfig(BaseModel):
     """How an image becomes the input array of a model.
 
-    Steps run in this order: grayscale -> RGB, inversion, resize of the shorter side to `resize`,
-    center crop to `crop`, scale to `value_scale` (1.0 gives 0-1 floats, 255.0 gives 0-255),
+    Steps run in this order: grayscale -> RGB, inversion, resize to `resize` as `resize_mode`
+    sets, center crop to `crop`, scale to `value_scale` (1.0 gives 0-1 floats, 255.0 gives 0-255),
     `(x - mean) / std` per channel in RGB order, channel reordering, then layout.
+
+    `resize_mode` "shortest" scales the shorter side to `resize` and keeps the aspect ratio
+    (torchvision's `Resize(int)`, open_clip's "shortest"). "squash" scales both sides to
+    `resize` and ignores the aspect ratio: torchvision's `Resize((s, s))`, timm's crop_mode
+    "squash", open_clip's resize_mode "squash" and transformers processors with a fixed
+    `size={"height", "width"}`.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    resize: int | None = Field(224, description="shorter side after resizing, in pixels; None keeps the size")
+    resize: int | None = Field(224, description="shorter side (or both sides, see resize_mode) after resizing, in pixels; None keeps the size")
+    resize_mode: Literal["shortest", "squash"] = Field(
+        DEFAULT_RESIZE_MODE, description='"shortest" keeps the aspect ratio, "squash" resizes to resize x resize'
+    )
     interpolation: Literal["nearest", "bilinear", "bicubic", "lanczos"] = "bicubic"
     crop: int | None = Field(224, description="side of the center crop, in pixels; None skips cropping")
     value_scale: float = Field(1.0, description="pixel range after conversion to float: 1.0 or 255.0")
@@ -39,6 +52,14 @@ class PreprocessConfig(BaseModel):
         return self.model_validate({**self.model_dump(), **overrides})
 
     def digest(self) -> str:
-        """Return a short sha256 of the canonical JSON form, used in feature-store keys."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        """Return a short sha256 of the canonical JSON form, used in feature-store keys.
+
+        `resize_mode` enters the hash only when it differs from "shortest", so configs written
+        before the field existed keep their digest.
+        """
+        fields = self.model_dump(mode="json")
+        if fields["resize_mode"] == DEFAULT_RESIZE_MODE:
+            del fields["resize_mode"]
+
+        canonical = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]

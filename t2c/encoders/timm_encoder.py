@@ -45,12 +45,13 @@ class TimmEncoder(TorchEncoder):
 def timm_preprocess(data_config: dict, model_id: str) -> PreprocessConfig:
     """Translate a timm data config (from `timm.data.resolve_model_data_config`) into a PreprocessConfig.
 
-    timm's eval transform resizes the shorter side to floor(size / crop_pct) and center-crops
-    `size`, which is what `resize` and `crop` declare.
+    timm's eval transform resizes to floor(size / crop_pct) and center-crops `size`, which is
+    what `resize` and `crop` declare. Crop mode "center" resizes the shorter side (resize_mode
+    "shortest"), crop mode "squash" resizes both sides (resize_mode "squash").
 
-    NOTE: crop modes "squash" (resize both sides, ignoring the aspect ratio) and "border" (fit the
-    longer side, pad) have no PreprocessConfig equivalent, so they are approximated by
-    shorter-side resize and center crop, which matches them only on square images.
+    NOTE: crop mode "border" (fit the longer side, pad with the mean colour) has no
+    PreprocessConfig equivalent, so it is approximated by shorter-side resize and center crop,
+    which matches it only on square images.
 
     Raises:
         ConfigError: the input is not square 3-channel, or the interpolation is not supported.
@@ -69,16 +70,18 @@ def timm_preprocess(data_config: dict, model_id: str) -> PreprocessConfig:
         )
 
     crop_mode = data_config.get("crop_mode") or "center"
-    if crop_mode != "center":
+    if crop_mode == "border":
         log.warning(
             "%s uses timm crop mode %r, approximated by shorter-side resize and center crop (equal only on square images)",
             model_id,
             crop_mode,
         )
+    resize_mode = "squash" if crop_mode == "squash" else "shortest"
 
     crop_pct = data_config.get("crop_pct") or DEFAULT_CROP_PCT
     return PreprocessConfig(
         resize=math.floor(height / crop_pct),
+        resize_mode=resize_mode,
         crop=height,
         interpolation=interpolation,
         mean=tuple(float(value) for value in data_config["mean"]),
