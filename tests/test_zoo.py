@@ -2,6 +2,7 @@
 heads live in a folder, an installed package and the loopback Hub."""
 
 import hashlib
+import importlib.util
 import json
 from pathlib import Path
 
@@ -59,6 +60,8 @@ def test_registry_card_is_valid(path):
 def test_registry_weights_match_card(path):
     card = read_card(path)
     folder = local_folder(card, REGISTRY)
+    if folder is None and card.package is not None and importlib.util.find_spec(card.package) is not None:
+        pytest.fail(f"{card.package} is installed but lacks {card.path}, the weights of zoo head {card.id}; check its package data")
     if folder is None:
         pytest.skip(f"weights of {card.id} are not on this machine ({card.source()})")
 

@@ -28,9 +28,17 @@ ZOO_DIR_OPTION = click.option(
 )
 
 
-def format_metrics(metrics: dict[str, float]) -> str:
-    """Return "acc1=0.44, r2_paper=0.51"."""
-    return ", ".join(f"{name}={value:.3g}" for name, value in sorted(metrics.items()))
+KEY_METRICS = ("acc1", "r2_paper")  # what `zoo list` shows per head, by the name after the last "/"
+
+
+def key_metrics(metrics: dict[str, float]) -> str:
+    """Return the key metrics without their data-set prefix: "acc1=0.439 r2_paper=0.796"."""
+    shown = []
+    for name, value in sorted(metrics.items()):
+        short = name.rsplit("/", 1)[-1]
+        if short in KEY_METRICS:
+            shown.append(f"{short}={value:.3g}")
+    return " ".join(shown)
 
 
 @click.group("zoo")
@@ -53,13 +61,16 @@ def list_command(zoo_dir_option, as_json):
         click.echo(f"no zoo heads in {root}" if root is not None else "no zoo catalogue folder; set T2C_ZOO_DIR")
         return
 
+    # The list stays one line per head; `t2c zoo show ID` prints the whole card.
     table = Table(title=f"t2c zoo ({root})")
     table.add_column("id", no_wrap=True)
-    for column in ("encoder", "target", "aligner", "metrics", "weights", "on this machine"):
+    for column in ("encoder -> target", "aligner", "fit data", "key metrics", "here"):
         table.add_column(column, overflow="fold")
     for card in cards:
         available = "yes" if local_folder(card, root) is not None else "no"
-        table.add_row(*(escape(cell) for cell in (card.id, card.encoder, card.target, card.aligner, format_metrics(card.metrics), card.source(), available)))
+        pair = f"{card.encoder} -> {card.target}"
+        fit = f"{card.fit_data.dataset}/{card.fit_data.split}, {card.fit_data.n_samples}"
+        table.add_row(*(escape(cell) for cell in (card.id, pair, card.aligner, fit, key_metrics(card.metrics), available)))
     Console().print(table)
 
 
