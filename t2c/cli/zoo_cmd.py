@@ -33,12 +33,12 @@ KEY_METRICS = ("acc1", "r2_paper")  # what `zoo list` shows per head, by the nam
 
 def key_metrics(metrics: dict[str, float]) -> str:
     """Return the key metrics without their data-set prefix: "acc1=0.439 r2_paper=0.796"."""
-    shown = []
+    formatted = []
     for name, value in sorted(metrics.items()):
         short = name.rsplit("/", 1)[-1]
         if short in KEY_METRICS:
-            shown.append(f"{short}={value:.3g}")
-    return " ".join(shown)
+            formatted.append(f"{short}={value:.3g}")
+    return " ".join(formatted)
 
 
 @click.group("zoo")
