@@ -21,7 +21,7 @@ class ApplicationGroup(click.Group):
 
 @click.group("run", cls=ApplicationGroup)
 def run_group():
-    """Run an application: zeroshot, stitch, search, drift, cbm, decode, and those plugins add (`t2c list apps`)."""
+    """Run an application: zeroshot, stitch, search, drift, cbm, decode, or one a plugin adds (`t2c list apps`)."""
 
 
 def register(cli: click.Group) -> None:

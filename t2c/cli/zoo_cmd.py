@@ -28,7 +28,7 @@ ZOO_DIR_OPTION = click.option(
 )
 
 
-KEY_METRICS = ("acc1", "r2_paper")  # what `zoo list` shows per head, by the name after the last "/"
+KEY_METRICS = ("acc1", "r2_paper")  # metrics `zoo list` shows, matched by the name after the last "/"
 
 
 def key_metrics(metrics: dict[str, float]) -> str:

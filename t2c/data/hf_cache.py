@@ -13,7 +13,12 @@ import os
 import re
 from pathlib import Path
 
-from t2c.encoders.weight_files import TRUE_VALUES, hf_cache_dir, offline_variable
+from t2c.encoders.weight_files import (
+    TRUE_VALUES,
+    hf_cache_dir,
+    huggingface_cache,
+    offline_variable,
+)
 from t2c.errors import OfflineError
 
 DATASETS_OFFLINE_VARIABLE = "HF_DATASETS_OFFLINE"  # the datasets library's own switch, besides HF_HUB_OFFLINE
@@ -32,14 +37,7 @@ def datasets_offline_variable() -> str | None:
 
 def datasets_cache_dir() -> Path:
     """Return the datasets cache: $HF_DATASETS_CACHE, else $HF_HOME/datasets, else ~/.cache/huggingface/datasets."""
-    cache = os.environ.get("HF_DATASETS_CACHE")
-    if cache:
-        return Path(cache).expanduser()
-
-    home = os.environ.get("HF_HOME")
-    if home:
-        return Path(home).expanduser() / "datasets"
-    return Path.home() / ".cache" / "huggingface" / "datasets"
+    return huggingface_cache("HF_DATASETS_CACHE", "datasets")
 
 
 def hub_cache_entry(name: str) -> str:

@@ -76,8 +76,8 @@ def to_uint8(image: Image.Image, config: PreprocessConfig) -> np.ndarray:
     Returns:
         (h, w, 3) uint8 array in RGB order: converted, inverted, resized and cropped as `config` sets.
     """
-    # An 8-bit grayscale image is inverted, resized and cropped as one band, then copied into
-    # three: the same pixels as converting to RGB first (each band is resampled alike), at a third of the work.
+    # An 8-bit grayscale image is inverted and resized as one band, then copied into three bands.
+    # PIL resamples each band alike, so the pixels equal those of converting to RGB first.
     single_band = image.mode == "L" and config.grayscale_to_rgb
     if not single_band:
         image = to_rgb(image, config)

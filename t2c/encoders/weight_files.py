@@ -40,16 +40,21 @@ def offline_mode() -> bool:
     return offline_variable() is not None
 
 
-def hf_cache_dir() -> Path:
-    """Return the Hugging Face Hub cache: $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub."""
-    cache = os.environ.get("HF_HUB_CACHE")
+def huggingface_cache(variable: str, subfolder: str) -> Path:
+    """Return a Hugging Face cache folder: $`variable`, else $HF_HOME/`subfolder`, else ~/.cache/huggingface/`subfolder`."""
+    cache = os.environ.get(variable)
     if cache:
         return Path(cache).expanduser()
 
     home = os.environ.get("HF_HOME")
     if home:
-        return Path(home).expanduser() / "hub"
-    return Path.home() / ".cache" / "huggingface" / "hub"
+        return Path(home).expanduser() / subfolder
+    return Path.home() / ".cache" / "huggingface" / subfolder
+
+
+def hf_cache_dir() -> Path:
+    """Return the Hugging Face Hub cache: $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub."""
+    return huggingface_cache("HF_HUB_CACHE", "hub")
 
 
 def torch_checkpoint_dir() -> Path:
