@@ -12,18 +12,21 @@ nearest to farthest:
 Every load checks the sha256 of the weights against the card before the head is used, then the
 head's own validation (schema, dims, finite values) and that its ids match the card.
 
-The catalogue folder is the `zoo_dir` argument, else `$T2C_ZOO_DIR`, else `registry/` beside the
-t2c source tree (a checkout or an editable install).
+The catalogue folder is the first of: the `zoo_dir` argument, `$T2C_ZOO_DIR`, `registry/` beside the
+t2c source tree (a checkout or an editable install), and the copy that a wheel install of t2c writes
+to `<data path>/share/t2c/registry` (see `installed_zoo_dir`).
 """
 
 import difflib
 import hashlib
+import importlib.metadata
 import importlib.resources
 import importlib.util
 import json
 import logging
 import os
 import re
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Annotated
@@ -44,6 +47,9 @@ from t2c.heads import CONFIG_NAME, HUB_ID_PATTERN, WEIGHTS_NAME, Head
 log = logging.getLogger("t2c.zoo")
 
 ZOO_DIR_ENV = "T2C_ZOO_DIR"
+# Folder of the installed cards of registry/, relative to the install's data path. It must match
+# [tool.setuptools.data-files] in pyproject.toml.
+INSTALLED_ZOO_PATH = PurePosixPath("share/t2c/registry")
 CARD_SUFFIX = ".json"
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 PACKAGE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
@@ -144,7 +150,7 @@ class ZooHead:
 
 
 def zoo_dir(folder: str | os.PathLike | None = None) -> Path | None:
-    """Return the catalogue folder: `folder`, else `$T2C_ZOO_DIR`, else the source tree's registry/, else None."""
+    """Return the catalogue folder, the first of: `folder`, `$T2C_ZOO_DIR`, the source tree's registry/, the installed copy; else None."""
     if folder is not None:
         return Path(folder).expanduser()
 
@@ -152,11 +158,43 @@ def zoo_dir(folder: str | os.PathLike | None = None) -> Path | None:
     if configured:
         return Path(configured).expanduser()
 
-    # NOTE: registry/ sits at the repository root, outside the t2c package. Only a checkout or an
-    # editable install finds it here, so a wheel install needs T2C_ZOO_DIR.
+    # registry/ sits at the repository root, outside the t2c package. A checkout or an editable
+    # install reads it in place, so edited cards take effect at once.
     source_root = Path(__file__).resolve().parent.parent
     if (source_root / "pyproject.toml").is_file() and (source_root / "registry").is_dir():
         return source_root / "registry"
+
+    return installed_zoo_dir()
+
+
+def installed_zoo_dir(path: list[str] | None = None) -> Path | None:
+    """Return the catalogue folder that a wheel install of t2c wrote to share/t2c/registry, or None.
+
+    `path` lists the folders to search for the installed t2c distribution, as in
+    `importlib.metadata.distributions` (default: sys.path). The candidates, in order:
+
+    - the folder of the cards listed in the distribution's RECORD. RECORD paths are relative to the
+      site-packages folder, so this follows any pip scheme (tested: a venv and `--prefix`);
+    - share/t2c/registry beside the distribution's dist-info, where `pip install --target DIR` moves it;
+    - share/t2c/registry under the running interpreter's data path (`sysconfig.get_path("data")`),
+      for an install without a RECORD; only when `path` is None.
+    """
+    search = {} if path is None else {"path": path}
+    distribution = next(iter(importlib.metadata.distributions(name="t2c", **search)), None)
+
+    candidates = []
+    if distribution is not None:
+        recorded = [file for file in distribution.files or [] if file.parent.parts[-3:] == INSTALLED_ZOO_PATH.parts]
+        if recorded:
+            candidates.append(Path(distribution.locate_file(recorded[0])).parent)
+        candidates.append(Path(distribution.locate_file("")).joinpath(*INSTALLED_ZOO_PATH.parts))
+    if path is None:
+        candidates.append(Path(sysconfig.get_path("data")).joinpath(*INSTALLED_ZOO_PATH.parts))
+
+    for candidate in candidates:
+        if candidate.is_dir():
+            log.debug("zoo catalogue installed at %s", candidate)
+            return candidate.resolve()
     return None
 
 
@@ -212,7 +250,7 @@ def get_card(card_id: str, folder: str | os.PathLike | None = None) -> ZooCard:
     known = [file.stem for file in card_files(folder)]
     close = difflib.get_close_matches(card_id, known, n=3)
     hint = f"did you mean {', '.join(close)}? " if close else ""
-    where = f"in {root}" if root is not None else f"(no catalogue folder; set {ZOO_DIR_ENV})"
+    where = f"in {root}" if root is not None else f"(no catalogue folder: t2c found neither registry/ nor share/t2c/registry; set {ZOO_DIR_ENV})"
     raise ZooNotFoundError(f"zoo head {card_id!r} not found {where}; {hint}list the heads with `t2c zoo list`")
 
 

@@ -4,6 +4,12 @@ heads live in a folder, an installed package and the loopback Hub."""
 import hashlib
 import importlib.util
 import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import zipfile
 from pathlib import Path
 
 import click
@@ -18,6 +24,7 @@ from t2c.heads import CONFIG_NAME, WEIGHTS_NAME, Head
 from t2c.hub import push_head, resolve_head
 from t2c.hub_errors import HubNotAHeadError
 from t2c.zoo import (
+    INSTALLED_ZOO_PATH,
     ZooCard,
     ZooCardError,
     ZooIntegrityError,
@@ -26,6 +33,7 @@ from t2c.zoo import (
     card_for_head,
     find_head,
     get_card,
+    installed_zoo_dir,
     list_cards,
     load_zoo_head,
     local_folder,
@@ -36,7 +44,8 @@ from t2c.zoo import (
     zoo_dir,
 )
 
-REGISTRY = Path(__file__).resolve().parents[1] / "registry"
+SOURCE_ROOT = Path(__file__).resolve().parents[1]
+REGISTRY = SOURCE_ROOT / "registry"
 PACKAGE = "t2c_zoo_fixture_heads"  # a package the fixture writes under tmp_path and puts on sys.path
 ENCODER = "offline:resnet50-opennsfw"
 TARGET = "offline:effnet-lite0-minilm"
@@ -190,6 +199,88 @@ def test_zoo_spec_resolves(zoo, monkeypatch):
     head = resolve_head("zoo:package-ridge")
 
     assert head.card.fit_data.n_samples == 102
+
+
+# The catalogue in a wheel install: registry/ ships as data files under share/t2c/registry.
+
+
+@pytest.fixture(scope="module")
+def t2c_wheel(tmp_path_factory):
+    """The t2c wheel, built from a copy of the source so the build writes nothing into the checkout."""
+    work = tmp_path_factory.mktemp("wheel")
+    source = work / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(SOURCE_ROOT / name, source / name)
+    for name in ("t2c", "registry"):
+        shutil.copytree(SOURCE_ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+
+    run_pip("wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(work / "wheels"), str(source))
+    (wheel,) = (work / "wheels").glob("t2c-*.whl")
+    return wheel
+
+
+def run_pip(*arguments: str) -> None:
+    command = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input", "--quiet", *arguments]
+    result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stderr}"
+
+
+def install_wheel(wheel: Path, prefix: Path, layout: str) -> Path:
+    """Install `wheel` without dependencies, as `pip install --prefix` or `--target`, and return its site folder."""
+    if layout == "target":
+        run_pip("install", "--no-deps", "--target", str(prefix), str(wheel))
+        return prefix
+    # Without --ignore-installed, pip uninstalls the t2c of the running environment (the editable
+    # install) before it installs into the prefix. --target sets --ignore-installed on its own.
+    run_pip("install", "--no-deps", "--ignore-installed", "--prefix", str(prefix), str(wheel))
+    return Path(sysconfig.get_path("purelib", vars={"base": str(prefix), "platbase": str(prefix)}))
+
+
+def test_wheel_carries_every_card(t2c_wheel):
+    distribution, version = t2c_wheel.name.split("-")[:2]
+    data_root = f"{distribution}-{version}.data/data/{INSTALLED_ZOO_PATH}/"
+    with zipfile.ZipFile(t2c_wheel) as archive:
+        shipped = {name.removeprefix(data_root): archive.read(name) for name in archive.namelist() if name.startswith(data_root)}
+
+    expected = {path.name: path.read_bytes() for path in card_files(REGISTRY)}
+    assert expected, f"no cards in {REGISTRY}"
+    assert sorted(name for name in shipped if name.endswith(".json")) == sorted(expected)
+    for name, content in expected.items():
+        assert shipped[name] == content, f"{name} in the wheel differs from registry/{name}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layout", ["prefix", "target"])
+def test_installed_zoo_dir_finds_wheel_install(t2c_wheel, tmp_path, layout):
+    site = install_wheel(t2c_wheel, tmp_path / "install", layout)
+
+    found = installed_zoo_dir(path=[str(site)])
+
+    expected = (tmp_path / "install").resolve().joinpath(*INSTALLED_ZOO_PATH.parts)
+    assert found == expected
+    assert [path.name for path in card_files(found)] == [path.name for path in card_files(REGISTRY)]
+
+
+def test_installed_zoo_dir_without_install(tmp_path):
+    assert installed_zoo_dir(path=[str(tmp_path)]) is None
+
+
+@pytest.mark.slow
+def test_zoo_dir_in_wheel_install(t2c_wheel, tmp_path):
+    site = install_wheel(t2c_wheel, tmp_path / "site", "target")
+    environment = {name: value for name, value in os.environ.items() if name != "T2C_ZOO_DIR"}
+    environment["PYTHONPATH"] = str(site)
+    script = "import json, t2c.zoo as zoo; print(json.dumps([zoo.__file__, str(zoo.zoo_dir()), zoo.get_card(zoo.card_files()[0].stem).id]))"
+
+    # Run outside the checkout, so t2c imports from the installed copy, beside which there is no registry/.
+    result = subprocess.run([sys.executable, "-c", script], check=False, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    module_file, catalogue, first_id = json.loads(result.stdout.splitlines()[-1])
+    assert Path(module_file).is_relative_to(site)
+    assert Path(catalogue) == site.resolve().joinpath(*INSTALLED_ZOO_PATH.parts)
+    assert first_id == card_files(REGISTRY)[0].stem
 
 
 # Lookup before fitting.

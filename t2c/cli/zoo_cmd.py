@@ -24,7 +24,7 @@ from t2c.zoo import (
 
 ZOO_DIR_OPTION = click.option(
     "--zoo-dir", "zoo_dir_option", type=click.Path(file_okay=False), default=None,
-    help="Catalogue folder (default: $T2C_ZOO_DIR, else registry/ of the t2c source tree).",
+    help="Catalogue folder (default: $T2C_ZOO_DIR, else registry/ of the t2c source tree, else the share/t2c/registry a wheel install wrote).",
 )
 
 
@@ -58,7 +58,7 @@ def list_command(zoo_dir_option, as_json):
         click.echo(json.dumps([card.model_dump(mode="json") for card in cards], indent=2))
         return
     if not cards:
-        click.echo(f"no zoo heads in {root}" if root is not None else "no zoo catalogue folder; set T2C_ZOO_DIR")
+        click.echo(f"no zoo heads in {root}" if root is not None else "no zoo catalogue folder: t2c found neither registry/ nor share/t2c/registry; set T2C_ZOO_DIR")
         return
 
     # The list stays one line per head; `t2c zoo show ID` prints the whole card.
