@@ -1,10 +1,12 @@
 """openclip encoders and targets: local-dir and Hub cache checkpoints, tag resolution, text side, parity, offline errors."""
 
+import json
 import logging
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from ecosystem_fixtures import *  # noqa: F403 (fixtures: offline is autouse)
 from ecosystem_fixtures import OPENCLIP_HUB_REPO, install_snapshot, write_tiny_openclip
@@ -18,6 +20,7 @@ from t2c.targets.concepts import build_concepts
 open_clip = pytest.importorskip("open_clip")
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 def reference_model(folder):
@@ -102,14 +105,67 @@ def test_siglip_squash_matches_at_256(chelsea):
     np.testing.assert_allclose(pixels, expected, atol=1e-5)
 
 
-def test_longest_resize_mode_warns(caplog):
-    config = {"size": 256, "mean": (0.5,) * 3, "std": (0.5,) * 3, "interpolation": "bicubic", "resize_mode": "longest"}
+def test_longest_resize_mode_declared(caplog):
+    config = {"size": 256, "mean": (0.5,) * 3, "std": (0.5,) * 3, "interpolation": "bicubic", "resize_mode": "longest", "fill_color": 7}
 
     with caplog.at_level(logging.WARNING, logger="t2c.encoders.openclip"):
         preprocess = openclip_preprocess(config, "openclip:x")
 
-    assert preprocess.resize_mode == "shortest"
-    assert "approximated" in caplog.text
+    assert preprocess.resize_mode == "longest"
+    assert preprocess.resize == 256
+    assert preprocess.crop == 256
+    assert preprocess.fill == (7, 7, 7)
+    assert caplog.text == ""
+
+
+def test_longest_model_matches_open_clip_transform(tmp_path, chelsea):
+    folder = write_tiny_openclip(tmp_path / "tiny-longest", seed=10, resize_mode="longest")
+    config_file = folder / "open_clip_config.json"
+    config = json.loads(config_file.read_text())
+    config["preprocess_cfg"]["fill_color"] = 200
+    config_file.write_text(json.dumps(config))
+
+    encoder = load_encoder(f"openclip:local-dir:{folder}")
+    _, _, transform = open_clip.create_model_and_transforms(f"local-dir:{folder}")
+
+    # At 32 pixels the 451 x 300 photo becomes 32 x 21 and is padded by 11 rows (or columns when rotated).
+    assert encoder.preprocess.resize_mode == "longest"
+    assert encoder.preprocess.fill == (200, 200, 200)
+    for image in (chelsea, chelsea.transpose(Image.Transpose.ROTATE_90)):
+        expected = transform(image).numpy()
+        pixels = to_pixels([image], encoder.preprocess)[0]
+
+        assert pixels.shape == expected.shape == (3, 32, 32)
+        np.testing.assert_allclose(pixels, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("portrait", [False, True], ids=["landscape", "portrait"])
+@pytest.mark.parametrize("fill_color", [0, (124, 116, 104)], ids=["black", "rgb"])
+def test_longest_matches_at_224(chelsea, portrait, fill_color):
+    image = chelsea.transpose(Image.Transpose.ROTATE_90) if portrait else chelsea
+    config = {"size": 224, "mean": OPENAI_MEAN, "std": OPENAI_STD, "interpolation": "bicubic", "resize_mode": "longest", "fill_color": fill_color}
+    transform = open_clip.transform.image_transform_v2(open_clip.transform.PreprocessCfg(**config), is_train=False)
+
+    expected = transform(image).numpy()
+    pixels = to_pixels([image], openclip_preprocess(config, "openclip:x"))[0]
+
+    assert pixels.shape == expected.shape
+    np.testing.assert_allclose(pixels, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("fill_color", [256, -1, (1, 2), "white"])
+def test_invalid_fill_color_rejected(fill_color):
+    config = {"size": 224, "mean": OPENAI_MEAN, "std": OPENAI_STD, "resize_mode": "longest", "fill_color": fill_color}
+
+    with pytest.raises(ConfigError, match="fill_color"):
+        openclip_preprocess(config, "openclip:x")
+
+
+def test_unknown_resize_mode_rejected():
+    config = {"size": 224, "mean": OPENAI_MEAN, "std": OPENAI_STD, "resize_mode": "fit"}
+
+    with pytest.raises(ConfigError, match="resize_mode 'fit'"):
+        openclip_preprocess(config, "openclip:x")
 
 
 def test_tag_resolves_to_hub_checkpoint(offline, monkeypatch, tmp_path):

@@ -5,6 +5,7 @@ import logging
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from ecosystem_fixtures import *  # noqa: F403 (fixtures: offline is autouse)
 from ecosystem_fixtures import TIMM_MODEL
@@ -14,6 +15,8 @@ from t2c.errors import ConfigError, NotFoundError, OfflineError
 from t2c.registry import load_encoder
 
 timm = pytest.importorskip("timm")
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
 
 # Pretrained configs whose preprocessing is compared with timm's own transform (no weights needed):
 # crop_pct 0.95 bicubic, crop_pct 0.875 bicubic, crop_pct 0.9 bilinear with ImageNet-21k mean 0.5,
@@ -116,14 +119,64 @@ def test_center_crop_mode_keeps_aspect_ratio():
     assert timm_preprocess(config, "timm:x").resize_mode == "shortest"
 
 
-def test_border_crop_mode_warns(caplog):
-    config = {"input_size": (3, 384, 384), "interpolation": "bicubic", "mean": (0.5,) * 3, "std": (0.5,) * 3, "crop_pct": 1.0, "crop_mode": "border"}
+def test_border_crop_mode_declared(caplog):
+    config = {"input_size": (3, 384, 384), "interpolation": "bicubic", "mean": IMAGENET_MEAN, "std": (0.5,) * 3, "crop_pct": 1.0, "crop_mode": "border"}
 
     with caplog.at_level(logging.WARNING, logger="t2c.encoders.timm"):
         preprocess = timm_preprocess(config, "timm:x")
 
-    assert preprocess.resize_mode == "shortest"
-    assert "approximated" in caplog.text
+    assert preprocess.resize_mode == "longest"
+    assert preprocess.resize == 384
+    assert preprocess.crop == 384
+    assert preprocess.fill == (124, 116, 104)  # round(255 * mean), as timm fills the border
+    assert caplog.text == ""
+
+
+def test_center_crop_mode_pads_black():
+    config = {"input_size": (3, 224, 224), "interpolation": "bicubic", "mean": IMAGENET_MEAN, "std": (0.5,) * 3, "crop_pct": 1.2}
+
+    assert timm_preprocess(config, "timm:x").fill == (0, 0, 0)
+
+
+# (pretrained config, crop_pct, crop_mode) on the 451 x 300 photo and its 300 x 451 rotation:
+# test_vit at crop_pct 0.95 resizes the longer side to 168 and crops it to 160 while padding the
+# shorter side (112 -> 160); at crop_pct 1.25 it resizes to 128, so both sides are padded; the
+# DeepSeek ViT's own config (392, crop_pct 1.0) pads the shorter side by an odd 131 pixels.
+BORDER_CASES = [
+    (TIMM_MODEL, 0.95, "border"),
+    (TIMM_MODEL, 1.25, "border"),
+    ("deepseek_vit_412m.deepseek_v4_flash_vision_exp", None, None),
+]
+
+
+@pytest.mark.parametrize("portrait", [False, True], ids=["landscape", "portrait"])
+@pytest.mark.parametrize("name, crop_pct, crop_mode", BORDER_CASES)
+def test_border_crop_mode_matches_create_transform(name, crop_pct, crop_mode, portrait, chelsea):
+    image = chelsea.transpose(Image.Transpose.ROTATE_90) if portrait else chelsea
+    pretrained_cfg = timm.models.get_pretrained_cfg(name).to_dict()
+    overrides = {key: value for key, value in (("crop_pct", crop_pct), ("crop_mode", crop_mode)) if value is not None}
+    data_config = timm.data.resolve_data_config(args=overrides, pretrained_cfg=pretrained_cfg)
+    transform = timm.data.create_transform(**data_config, is_training=False)
+
+    expected = transform(image).numpy()
+    preprocess = timm_preprocess(data_config, f"timm:{name}")
+    pixels = to_pixels([image], preprocess)[0]
+
+    assert data_config["crop_mode"] == "border"
+    assert preprocess.resize_mode == "longest"
+    assert pixels.shape == expected.shape
+    np.testing.assert_allclose(pixels, expected, atol=1e-5)
+
+
+def test_border_differs_from_shortest(chelsea):
+    # The padded border shows in the pixels, so the parity above is not by chance.
+    data_config = timm.data.resolve_data_config(args={"crop_mode": "border"}, pretrained_cfg=timm.models.get_pretrained_cfg(TIMM_MODEL).to_dict())
+    border = timm_preprocess(data_config, f"timm:{TIMM_MODEL}")
+    shortest = border.model_copy(update={"resize_mode": "shortest"})
+
+    difference = to_pixels([chelsea], border) - to_pixels([chelsea], shortest)
+
+    assert np.abs(difference).max() > 0.5
 
 
 def test_squash_model_differs_from_shortest(chelsea):

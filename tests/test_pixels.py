@@ -85,9 +85,112 @@ def test_squash_changes_digest():
     assert PreprocessConfig(resize_mode="squash").digest() != PreprocessConfig().digest()
 
 
+def test_default_digest_unchanged_by_fill():
+    # Digests computed before PreprocessConfig had resize_mode "longest" and fill.
+    assert PreprocessConfig().digest() == "00113971efff4135"
+    assert PreprocessConfig(fill=(0, 0, 0)).digest() == "00113971efff4135"
+    assert PreprocessConfig(resize_mode="squash").digest() == "fd9978eddbf3eae3"
+    assert PreprocessConfig(resize=None, crop=None).digest() == "367454aaaaf6e40e"
+
+
+def test_longest_and_fill_change_digest():
+    digests = {
+        PreprocessConfig().digest(),
+        PreprocessConfig(resize_mode="longest").digest(),
+        PreprocessConfig(fill=(124, 116, 104)).digest(),
+        PreprocessConfig(resize_mode="longest", fill=(124, 116, 104)).digest(),
+    }
+
+    assert len(digests) == 4
+
+
 def test_unknown_resize_mode_rejected():
     with pytest.raises(ValueError, match="resize_mode"):
-        PreprocessConfig(resize_mode="longest")
+        PreprocessConfig(resize_mode="fit")
+
+
+@pytest.mark.parametrize("fill", [(256, 0, 0), (0, -1, 0), (0, 0), (0.5, 0, 0)])
+def test_invalid_fill_rejected(fill):
+    with pytest.raises(ValueError, match="fill"):
+        PreprocessConfig(fill=fill)
+
+
+def keep_ratio_pixels(image: Image.Image, resize: int, crop, fill, interpolation: str) -> np.ndarray:
+    """Run timm's ResizeKeepRatio(longest=1) and CenterCropOrPad(fill), then ToTensor and Normalize."""
+    timm_transforms = pytest.importorskip("timm.data.transforms")
+
+    steps = [timm_transforms.ResizeKeepRatio(resize, longest=1.0, interpolation=interpolation)]
+    if crop is not None:
+        steps.append(timm_transforms.CenterCropOrPad(crop, fill=list(fill)))
+    steps += [transforms.ToTensor(), transforms.Normalize(MEAN, STD)]
+    with torch.no_grad():
+        return transforms.Compose(steps)(image).unsqueeze(0).numpy()
+
+
+# On the 451 x 300 photo: (64, 64) pads the shorter side 43 -> 64 (21 pixels, split 10 + 11);
+# (73, 64) crops the longer side 73 -> 64 and pads the shorter side 49 -> 64; (50, 64) pads both
+# sides; (64, None) only resizes, to 64 x 43.
+LONGEST_CASES = [(64, 64, (0, 0, 0)), (73, 64, (124, 116, 104)), (50, 64, (255, 0, 128)), (64, None, (0, 0, 0))]
+
+
+@pytest.mark.parametrize("portrait", [False, True], ids=["landscape", "portrait"])
+@pytest.mark.parametrize("interpolation", ["nearest", "bilinear", "bicubic", "lanczos"])
+@pytest.mark.parametrize("resize, crop, fill", LONGEST_CASES)
+def test_longest_matches_resize_keep_ratio(cat, portrait, interpolation, resize, crop, fill):
+    image = cat.transpose(Image.Transpose.ROTATE_90) if portrait else cat
+    config = PreprocessConfig(resize=resize, resize_mode="longest", crop=crop, fill=fill, interpolation=interpolation, mean=MEAN, std=STD)
+
+    ours = to_pixels([image], config)
+    reference = keep_ratio_pixels(image, resize, crop, fill, interpolation)
+
+    assert ours.shape == reference.shape
+    np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-5)
+
+
+def test_longest_pads_with_fill_by_hand():
+    array = np.random.default_rng(4).integers(0, 256, (3, 6, 3), dtype=np.uint8)
+    config = PreprocessConfig(
+        resize=6, resize_mode="longest", crop=8, fill=(7, 8, 9), value_scale=255.0, mean=(0, 0, 0), std=(1, 1, 1), layout="NHWC"
+    )
+
+    pixels = to_pixels([Image.fromarray(array)], config)[0]
+
+    # 3 x 6 pads to 8 x 8: rows 2 above and 3 below, columns 1 on each side.
+    expected = np.empty((8, 8, 3), dtype=np.float32)
+    expected[...] = (7, 8, 9)
+    expected[2:5, 1:7] = array
+    np.testing.assert_array_equal(pixels, expected)
+
+
+def test_shortest_pads_with_fill():
+    small = Image.new("RGB", (10, 10), (200, 200, 200))
+    config = PreprocessConfig(resize=None, crop=12, fill=(1, 2, 3), value_scale=255.0, mean=(0, 0, 0), std=(1, 1, 1), layout="NHWC")
+
+    pixels = to_pixels([small], config)[0]
+
+    np.testing.assert_array_equal(pixels[0, 0], [1, 2, 3])
+    np.testing.assert_array_equal(pixels[6, 6], [200, 200, 200])
+
+
+def test_longest_keeps_one_pixel_of_thin_image():
+    # timm and open_clip raise on this image because the shorter side rounds to 0 pixels.
+    thin = Image.new("RGB", (1000, 1), (50, 60, 70))
+    config = PreprocessConfig(resize=32, resize_mode="longest", crop=32, value_scale=255.0, mean=(0, 0, 0), std=(1, 1, 1), layout="NHWC")
+
+    pixels = to_pixels([thin], config)[0]
+
+    # The 32 x 1 resized image pads 15 rows above and 16 below.
+    assert pixels.shape == (32, 32, 3)
+    np.testing.assert_array_equal(pixels[15, 5], [50, 60, 70])
+    np.testing.assert_array_equal(pixels[14, 5], [0, 0, 0])
+    np.testing.assert_array_equal(pixels[16, 5], [0, 0, 0])
+
+
+def test_longest_batches_mixed_aspect_ratios():
+    config = PreprocessConfig(resize=32, resize_mode="longest", crop=32)
+    images = [Image.new("RGB", (40, 40)), Image.new("RGB", (80, 40)), Image.new("RGB", (30, 90))]
+
+    assert to_pixels(images, config).shape == (3, 3, 32, 32)
 
 
 def test_grayscale_matches_torchvision():

@@ -28,6 +28,7 @@ HUB_WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"
 HUB_CONFIG_FILE = "open_clip_config.json"
 CHECKPOINT_PATTERNS = ("*.safetensors", "*.bin", "*.pth", "*.pt")  # checkpoints open_clip finds in a local-dir
 TAG_PREPROCESS_KEYS = ("mean", "std", "interpolation", "resize_mode")  # what a pretrained tag sets in open_clip
+RESIZE_MODES = ("shortest", "squash", "longest")  # open_clip 3.3's eval resize modes
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos")  # the modes PreprocessConfig supports
 
 
@@ -78,12 +79,13 @@ def openclip_preprocess(preprocess_cfg: dict, model_id: str) -> PreprocessConfig
     """Translate open_clip's `model.visual.preprocess_cfg` into a PreprocessConfig.
 
     open_clip's eval transform for resize_mode "shortest" resizes the shorter side to `size` and
-    center-crops `size`. For "squash" it resizes both sides to `size` and does not crop.
-    PreprocessConfig declares both exactly. After a squash, its crop to `size` keeps every pixel
-    and gives the encoder the fixed input size that ONNX export reads.
+    center-crops `size`. For "squash" it resizes both sides to `size` and does not crop. For
+    "longest" it resizes the longer side to `size` and pads the shorter side to `size` with
+    `fill_color`. PreprocessConfig declares all three exactly. After a squash, its crop to `size`
+    keeps every pixel and gives the encoder the fixed input size that ONNX export reads.
 
-    NOTE: resize mode "longest" (fit the longer side, pad) is approximated by shorter-side resize
-    and center crop, which matches it only on square images.
+    Raises:
+        ConfigError: the input is not square, or the interpolation, resize mode or fill colour is not supported.
     """
     size = preprocess_cfg.get("size", 224)
     if isinstance(size, (tuple, list)):
@@ -96,22 +98,36 @@ def openclip_preprocess(preprocess_cfg: dict, model_id: str) -> PreprocessConfig
         raise ConfigError(f"{model_id}: interpolation {interpolation!r} is not supported; supported: {', '.join(INTERPOLATIONS)}")
 
     resize_mode = preprocess_cfg.get("resize_mode") or "shortest"
-    if resize_mode not in ("shortest", "squash"):
-        log.warning(
-            "%s uses open_clip resize mode %r, approximated by shorter-side resize and center crop (equal only on square images)",
-            model_id,
-            resize_mode,
-        )
-        resize_mode = "shortest"
+    if resize_mode not in RESIZE_MODES:
+        raise ConfigError(f"{model_id}: resize_mode {resize_mode!r} is not supported; supported: {', '.join(RESIZE_MODES)}")
 
     return PreprocessConfig(
         resize=int(size),
         resize_mode=resize_mode,
         crop=int(size),
+        fill=fill_rgb(preprocess_cfg.get("fill_color", 0), model_id),
         interpolation=interpolation,
         mean=tuple(float(value) for value in preprocess_cfg["mean"]),
         std=tuple(float(value) for value in preprocess_cfg["std"]),
     )
+
+
+def fill_rgb(fill_color, model_id: str) -> tuple[int, int, int]:
+    """Return open_clip's `fill_color` (one value or one per RGB channel) as an RGB triple of 0-255 ints.
+
+    Values are truncated with `int()`, as torchvision's `pad` does with the fill of a PIL image.
+    """
+    values = list(fill_color) if isinstance(fill_color, (list, tuple)) else [fill_color]
+    if len(values) == 1:
+        values = values * 3
+
+    valid = len(values) == 3 and all(isinstance(value, (int, float)) and 0 <= value < 256 for value in values)
+    if not valid:
+        raise ConfigError(
+            f"{model_id}: invalid fill_color {fill_color!r}; expected one 8-bit value (0-255) or one per RGB channel. "
+            "Fix fill_color in the preprocess_cfg of the model's open_clip_config.json"
+        )
+    return tuple(int(value) for value in values)
 
 
 def resolve_source(open_clip, name: str) -> OpenClipSource:

@@ -1,9 +1,10 @@
 """Turn PIL images into model input arrays as a `PreprocessConfig` declares.
 
-The geometric steps (resize, center crop with zero padding) follow torchvision's `Resize(int)`
+The geometric steps (resize, center crop with padding) follow torchvision's `Resize(int)`
 (resize_mode "shortest"), `Resize((s, s))` (resize_mode "squash") and `CenterCrop` on PIL
 images (torchvision 0.29), so a config built from a torchvision pipeline gives the same pixels
-to float32 rounding.
+to float32 rounding. resize_mode "longest" follows `ResizeKeepRatio(longest=1)` and
+`CenterCropOrPad`, which timm 1.0 and open_clip 3.3 both define the same way.
 """
 
 import numpy as np
@@ -43,26 +44,40 @@ def resized_size(width: int, height: int, shorter_side: int) -> tuple[int, int]:
     return int(shorter_side * width / height), shorter_side
 
 
+def fitted_size(width: int, height: int, longer_side: int) -> tuple[int, int]:
+    """Return (width, height) after scaling the longer side to `longer_side`, as timm's and open_clip's `ResizeKeepRatio(longest=1)`.
+
+    Both sides are divided by one ratio and rounded with Python's `round` (half to even), as
+    those libraries do. A side that would round to 0 pixels becomes 1, where the libraries fail.
+    """
+    ratio = max(height / longer_side, width / longer_side)
+    return max(1, round(width / ratio)), max(1, round(height / ratio))
+
+
 def target_size(width: int, height: int, config: PreprocessConfig) -> tuple[int, int]:
     """Return (width, height) after the resize step of `config`, whose `resize` is set."""
     if config.resize_mode == "squash":
         return config.resize, config.resize
+    if config.resize_mode == "longest":
+        return fitted_size(width, height, config.resize)
     return resized_size(width, height, config.resize)
 
 
-def center_crop(array: np.ndarray, side: int) -> np.ndarray:
-    """Crop an (h, w, 3) array to (side, side, 3) around its center, zero-padding a smaller image.
+def center_crop(array: np.ndarray, side: int, fill: tuple[int, int, int] = (0, 0, 0)) -> np.ndarray:
+    """Crop an (h, w, 3) uint8 array to (side, side, 3) around its center, padding a smaller image with the RGB colour `fill`.
 
-    The padding and the rounding of the offsets match torchvision's `center_crop`.
+    Padding comes first and cropping second, and the split of the padding and the rounding of the
+    crop offsets match torchvision's `center_crop` and timm's and open_clip's `center_crop_or_pad`.
     """
     height, width = array.shape[:2]
 
     if side > width or side > height:
         pad_left = (side - width) // 2 if side > width else 0
         pad_top = (side - height) // 2 if side > height else 0
-        pad_right = (side - width + 1) // 2 if side > width else 0
-        pad_bottom = (side - height + 1) // 2 if side > height else 0
-        array = np.pad(array, ((pad_top, pad_bottom), (pad_left, pad_right), (0, 0)))
+        padded = np.empty((max(side, height), max(side, width), 3), dtype=array.dtype)
+        padded[...] = np.asarray(fill, dtype=array.dtype)
+        padded[pad_top : pad_top + height, pad_left : pad_left + width] = array
+        array = padded
         height, width = array.shape[:2]
 
     top = int(round((height - side) / 2.0))
@@ -95,7 +110,7 @@ def to_uint8(image: Image.Image, config: PreprocessConfig) -> np.ndarray:
         array = np.repeat(array[:, :, None], 3, axis=2)
 
     if config.crop is not None:
-        array = center_crop(array, config.crop)
+        array = center_crop(array, config.crop, config.fill)
     return array
 
 
@@ -159,8 +174,8 @@ def to_pixels(images: list[Image.Image], config: PreprocessConfig) -> np.ndarray
     """Preprocess a batch of PIL images into a model input array.
 
     Steps, in the order `PreprocessConfig` documents: grayscale -> RGB, inversion, resize (of the
-    shorter side, or of both sides for resize_mode "squash"), center crop, value scale,
-    `(x - mean) / std`, channel order, layout.
+    shorter side, of both sides for resize_mode "squash", of the longer side for "longest"),
+    center crop with padding, value scale, `(x - mean) / std`, channel order, layout.
 
     Returns:
         (n, 3, h, w) float32 for layout NCHW or (n, h, w, 3) float32 for NHWC.

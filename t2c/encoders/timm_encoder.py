@@ -24,6 +24,7 @@ DEFAULT_MODEL = "resnet50.a1_in1k"
 HUB_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")  # the files timm tries on the Hub, in its order
 DEFAULT_CROP_PCT = 0.875  # timm's default when a config has no crop_pct
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos")  # the modes PreprocessConfig supports
+CROP_MODE_RESIZE = {"center": "shortest", "squash": "squash", "border": "longest"}  # timm crop_mode -> PreprocessConfig.resize_mode
 
 
 class TimmEncoder(TorchEncoder):
@@ -47,11 +48,9 @@ def timm_preprocess(data_config: dict, model_id: str) -> PreprocessConfig:
 
     timm's eval transform resizes to floor(size / crop_pct) and center-crops `size`, which is
     what `resize` and `crop` declare. Crop mode "center" resizes the shorter side (resize_mode
-    "shortest"), crop mode "squash" resizes both sides (resize_mode "squash").
-
-    NOTE: crop mode "border" (fit the longer side, pad with the mean colour) has no
-    PreprocessConfig equivalent, so it is approximated by shorter-side resize and center crop,
-    which matches it only on square images.
+    "shortest"), crop mode "squash" resizes both sides (resize_mode "squash"). Crop mode
+    "border" resizes the longer side (resize_mode "longest") and pads the rest of the crop with
+    the mean colour, round(255 * mean) per channel, as timm 1.0's `transforms_imagenet_eval` does.
 
     Raises:
         ConfigError: the input is not square 3-channel, or the interpolation is not supported.
@@ -69,22 +68,19 @@ def timm_preprocess(data_config: dict, model_id: str) -> PreprocessConfig:
             f"{model_id} declares interpolation {interpolation!r}, which t2c does not support; supported: {', '.join(INTERPOLATIONS)}"
         )
 
+    mean = tuple(float(value) for value in data_config["mean"])
     crop_mode = data_config.get("crop_mode") or "center"
-    if crop_mode == "border":
-        log.warning(
-            "%s uses timm crop mode %r, approximated by shorter-side resize and center crop (equal only on square images)",
-            model_id,
-            crop_mode,
-        )
-    resize_mode = "squash" if crop_mode == "squash" else "shortest"
+    resize_mode = CROP_MODE_RESIZE.get(crop_mode, "shortest")  # timm's eval transform treats unknown modes as "center"
+    fill = tuple(round(255 * value) for value in mean) if crop_mode == "border" else (0, 0, 0)
 
     crop_pct = data_config.get("crop_pct") or DEFAULT_CROP_PCT
     return PreprocessConfig(
         resize=math.floor(height / crop_pct),
         resize_mode=resize_mode,
         crop=height,
+        fill=fill,
         interpolation=interpolation,
-        mean=tuple(float(value) for value in data_config["mean"]),
+        mean=mean,
         std=tuple(float(value) for value in data_config["std"]),
     )
 
