@@ -246,6 +246,32 @@ def test_bgr_nchw_0_1_by_hand():
     np.testing.assert_allclose(pixels[0], expected, rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("channel_order", ["RGB", "BGR"])
+@pytest.mark.parametrize("value_scale", [1.0, 255.0])
+def test_normalize_bit_exact(layout, channel_order, value_scale):
+    array = np.random.default_rng(4).integers(0, 256, (2, 9, 11, 3), dtype=np.uint8)
+    config = PreprocessConfig(
+        resize=None, crop=None, value_scale=value_scale, mean=(0.3, 120.5, 0.7), std=(0.2, 0.9, 3.0),
+        channel_order=channel_order, layout=layout,
+    )
+
+    pixels = to_pixels([Image.fromarray(image) for image in array], config)
+
+    # The same float32 steps, element-wise with broadcasting, then reordered and laid out.
+    values = array.astype(np.float32)
+    if value_scale != 255.0:
+        values = values / np.float32(255.0 / value_scale)
+    values = (values - np.float32(config.mean)) / np.float32(config.std)
+    if channel_order == "BGR":
+        values = values[..., ::-1]
+    if layout == "NCHW":
+        values = values.transpose(0, 3, 1, 2)
+    assert pixels.dtype == np.float32
+    assert pixels.flags.c_contiguous
+    np.testing.assert_array_equal(pixels, values)
+
+
 def test_inversion_by_hand():
     array = np.random.default_rng(3).integers(0, 256, (6, 6), dtype=np.uint8)
     config = PreprocessConfig(

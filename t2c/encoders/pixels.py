@@ -114,25 +114,21 @@ def to_uint8(image: Image.Image, config: PreprocessConfig) -> np.ndarray:
     return array
 
 
-def value_table(config: PreprocessConfig) -> np.ndarray:
-    """Return the (3, 256) float32 value of each uint8 level per RGB channel after scaling and `(x - mean) / std`.
-
-    The table runs the same float32 operations, in the same order, as an element-wise pass
-    would, so looking values up gives identical bits at a fraction of the cost.
-    """
-    levels = np.arange(256, dtype=np.float32)
-
-    # Values 0-255 become 0-1 (value_scale 1.0) or stay 0-255 (value_scale 255.0), then
-    # mean and std apply in those units, per RGB channel.
-    if config.value_scale != 255.0:
-        levels /= np.float32(255.0 / config.value_scale)
-    mean = np.asarray(config.mean, dtype=np.float32)[:, None]
-    std = np.asarray(config.std, dtype=np.float32)[:, None]
-    return (levels[None, :] - mean) / std
+def channel_constants(config: PreprocessConfig) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """Return the RGB channel index of each output channel and the float32 mean and std in output order."""
+    order = [2, 1, 0] if config.channel_order == "BGR" else [0, 1, 2]
+    mean = np.asarray(config.mean, dtype=np.float32)[order]
+    std = np.asarray(config.std, dtype=np.float32)[order]
+    return order, mean, std
 
 
 def normalize(batch: np.ndarray, config: PreprocessConfig) -> np.ndarray:
     """Scale, normalise, reorder and lay out a batch.
+
+    Every value goes through the same float32 steps: divide by 255 / value_scale (skipped for
+    value_scale 255), subtract the channel's mean, divide by its std. Each step runs in place
+    over contiguous memory, which took half the time of a per-channel table lookup
+    (`np.take`) on a 2-core x86_64 machine and gives identical bits.
 
     Args:
         batch: (n, h, w, 3) uint8 in RGB order.
@@ -140,19 +136,30 @@ def normalize(batch: np.ndarray, config: PreprocessConfig) -> np.ndarray:
     Returns:
         (n, 3, h, w) or (n, h, w, 3) float32 laid out as `config.layout` sets, channels in `config.channel_order`.
     """
-    table = value_table(config)
     n, height, width = batch.shape[:3]
-    order = (2, 1, 0) if config.channel_order == "BGR" else (0, 1, 2)
+    order, mean, std = channel_constants(config)
+    divisor = None if config.value_scale == 255.0 else np.float32(255.0 / config.value_scale)
 
-    # One table lookup per channel writes each output value once, in its final place.
     if config.layout == "NCHW":
         pixels = np.empty((n, 3, height, width), dtype=np.float32)
         for position, channel in enumerate(order):
-            np.take(table[channel], batch[..., channel], out=pixels[:, position])
-    else:
-        pixels = np.empty((n, height, width, 3), dtype=np.float32)
-        for position, channel in enumerate(order):
-            pixels[..., position] = np.take(table[channel], batch[..., channel])
+            plane = pixels[:, position]
+            np.copyto(plane, batch[..., channel], casting="unsafe")
+            if divisor is not None:
+                plane /= divisor
+            plane -= mean[position]
+            plane /= std[position]
+        return pixels
+
+    # NHWC: view each image row as width * 3 interleaved values, so the per-channel constants
+    # repeat along a contiguous row instead of broadcasting over a last axis of length 3.
+    pixels = np.empty((n, height, width, 3), dtype=np.float32)
+    np.copyto(pixels, batch if order == [0, 1, 2] else batch[..., order], casting="unsafe")
+    rows = pixels.reshape(n * height, width * 3)
+    if divisor is not None:
+        rows /= divisor
+    rows -= np.tile(mean, width)
+    rows /= np.tile(std, width)
     return pixels
 
 
