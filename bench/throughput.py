@@ -14,7 +14,7 @@ from t2c.encoders.pixels import to_pixels
 from t2c.encoders.torch_base import TorchEncoder
 from t2c.features.executors import LocalExecutor
 from t2c.features.extract import extract_features
-from t2c.features.store import FeatureStore
+from t2c.features.store import DEFAULT_SHARD_SIZE, FeatureStore
 from t2c.registry import load_dataset, load_encoder
 
 
@@ -46,14 +46,21 @@ def bare_forward(encoder, pixels: np.ndarray, batch_size: int) -> float:
 
 
 def pipeline(encoder, dataset, count: int, batch_size: int) -> float:
-    """Images/s of `extract_features` (decode, preprocess in threads, encode, write shards) into an empty store."""
+    """Images/s of `extract_features` (decode, preprocess in threads, encode, write shards) into an empty store.
+
+    A throwaway store takes the warm-up batch. The timed run writes shards of the default size
+    (fewer images when `count` is smaller, since a shard is always computed whole) into a store
+    of its own, as a user's extraction does.
+    """
     with tempfile.TemporaryDirectory() as root:
-        extract_features(encoder, dataset, "test", store=FeatureStore(root), limit=16, batch_size=batch_size, shard_size=16)
+        extract_features(encoder, dataset, "test", store=FeatureStore(root), limit=batch_size, batch_size=batch_size, shard_size=batch_size)
+
+    with tempfile.TemporaryDirectory() as root:
         store = FeatureStore(root)
         return rate(
             lambda: extract_features(
-                encoder, dataset, "test", store=store, limit=count + 16, batch_size=batch_size, shard_size=16,
-                executor=LocalExecutor(),
+                encoder, dataset, "test", store=store, limit=count, batch_size=batch_size,
+                shard_size=min(count, DEFAULT_SHARD_SIZE), executor=LocalExecutor(),
             ),
             count,
         )
@@ -114,19 +121,34 @@ class EffnetTorchEncoder(TorchEncoder):
         return self.model(batch)
 
 
-def extraction_rates(count: int, batch_size: int) -> dict:
-    """Pipeline vs bare forward vs paper loop for EfficientNet-Lite0 (onnx) on `count` test images."""
+def extraction_rates(count: int, batch_size: int, rounds: int = 3) -> dict:
+    """Pipeline vs bare forward vs paper loop for EfficientNet-Lite0 (onnx) on `count` test images.
+
+    The pipeline and the bare forward run alternately, `rounds` times each, so that a change in
+    the machine's speed during the run (it is shared) hits both alike. Each round gives one ratio;
+    the median ratio is the result.
+    """
     dataset = load_dataset("fashion-mnist")
     encoder = load_encoder("offline:effnet-lite0")
     split = dataset.split("test")
     config = encoder.preprocess.merged(dataset.preprocess_overrides)
     pixels = to_pixels([split.load(index) for index in range(count)], config)
+
+    pipeline_rates, bare_rates = [], []
+    for _ in range(rounds):
+        pipeline_rates.append(pipeline(encoder, dataset, count, batch_size))
+        bare_rates.append(bare_forward(encoder, pixels, batch_size))
+    ratios = [piped / bare for piped, bare in zip(pipeline_rates, bare_rates)]
+
     return {
         "model": f"{encoder.id} ({encoder.backend})",
         "images": count,
         "batch_size": batch_size,
-        "pipeline": pipeline(encoder, dataset, count, batch_size),
-        "bare_forward": bare_forward(encoder, pixels, batch_size),
+        "pipeline": float(np.median(pipeline_rates)),
+        "bare_forward": float(np.median(bare_rates)),
+        "pipeline_rounds": pipeline_rates,
+        "bare_forward_rounds": bare_rates,
+        "pipeline_share": float(np.median(ratios)),
         "paper_loop_batch16": paper_loop(encoder, dataset, count),
     }
 
@@ -163,6 +185,31 @@ def backend_rates(count: int, batch_sizes: list[int], threads: list[int]) -> lis
                     "images_per_s": bare_forward(encoder, pixels, batch_size),
                 })
     return rows
+
+
+def head_to_head(best_onnx: dict, best_torch: dict, count: int, rounds: int = 3) -> dict:
+    """Alternate the fastest onnx and eager-torch settings of EfficientNet-Lite0 `rounds` times; return rates and the median ratio.
+
+    `best_onnx` and `best_torch` are rows of `backend_rates` (threads, batch_size). The grid
+    picks the settings; this run compares them with the machine's speed changes spread over both.
+    """
+    import torch
+
+    dataset = load_dataset("fashion-mnist")
+    split = dataset.split("test")
+    onnx = load_encoder("offline:effnet-lite0", backend="onnx")
+    eager = load_encoder("offline:effnet-lite0", backend="torch")
+    pixels = to_pixels([split.load(index) for index in range(count)], onnx.preprocess.merged(dataset.preprocess_overrides))
+
+    onnx_rates, torch_rates = [], []
+    for _ in range(rounds):
+        onnx.set_num_threads(best_onnx["threads"])
+        onnx_rates.append(bare_forward(onnx, pixels, best_onnx["batch_size"]))
+        eager.set_num_threads(best_torch["threads"])
+        torch.set_num_threads(best_torch["threads"])
+        torch_rates.append(bare_forward(eager, pixels, best_torch["batch_size"]))
+    ratios = [fast / slow for fast, slow in zip(onnx_rates, torch_rates)]
+    return {"onnx": best_onnx, "torch": best_torch, "onnx_rounds": onnx_rates, "torch_rounds": torch_rates, "ratio": float(np.median(ratios))}
 
 
 def onnx_check() -> dict:
