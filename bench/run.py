@@ -68,7 +68,7 @@ def best_setting(backends: list[dict], backend: str) -> dict:
     return max(rows, key=lambda row: row["images_per_s"])
 
 
-def targets(extraction: dict, backends: list[dict], duel: dict, fit_results: list[dict]) -> list[tuple[str, str, bool | None]]:
+def targets(extraction: dict, backends: list[dict], comparison: dict, fit_results: list[dict]) -> list[tuple[str, str, bool | None]]:
     """Check the targets: (description, measured, met; None when this run lacks the numbers)."""
     rows = []
     by = {(result["method"], result["n"]): result for result in fit_results}
@@ -94,11 +94,11 @@ def targets(extraction: dict, backends: list[dict], duel: dict, fit_results: lis
         share >= 0.9,
     ))
 
-    onnx, torch_rate = duel["onnx_rounds"], duel["torch_rounds"]
+    onnx_rates, torch_rates = comparison["onnx_rounds"], comparison["torch_rounds"]
     rows.append((
         "onnx >= 3x the best eager-torch setting, EfficientNet-Lite0 on CPU",
-        f"{duel['ratio']:.2f}x (median of {len(onnx)} alternating rounds: onnx {rates_text(onnx)} vs torch {rates_text(torch_rate)} images/s)",
-        duel["ratio"] >= 3,
+        f"{comparison['ratio']:.2f}x (median of {len(onnx_rates)} alternating rounds: onnx {rates_text(onnx_rates)} vs torch {rates_text(torch_rates)} images/s)",
+        comparison["ratio"] >= 3,
     ))
 
     def best(encoder, backend):
@@ -125,7 +125,7 @@ def targets(extraction: dict, backends: list[dict], duel: dict, fit_results: lis
     return rows
 
 
-def markdown(mode: str, command: str, info: dict, extraction: dict, backends: list[dict], duel: dict, check: dict, fit_results: list[dict]) -> str:
+def markdown(mode: str, command: str, info: dict, extraction: dict, backends: list[dict], comparison: dict, check: dict, fit_results: list[dict]) -> str:
     """Render one run as a Markdown section."""
     lines = [
         f"## {mode} run, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
@@ -150,9 +150,9 @@ def markdown(mode: str, command: str, info: dict, extraction: dict, backends: li
     lines += [f"| {row['encoder']} | {row['backend']} | {row['threads']} | {row['batch_size']} | {row['images_per_s']:.1f} |" for row in backends]
     lines += [
         "",
-        f"Head to head, alternating: onnx (threads {duel['onnx']['threads']}, batch {duel['onnx']['batch_size']}) "
-        f"{rates_text(duel['onnx_rounds'])} images/s vs eager torch (threads {duel['torch']['threads']}, batch "
-        f"{duel['torch']['batch_size']}) {rates_text(duel['torch_rounds'])} images/s; median ratio {duel['ratio']:.2f}x.",
+        f"Head to head, alternating: onnx (threads {comparison['onnx']['threads']}, batch {comparison['onnx']['batch_size']}) "
+        f"{rates_text(comparison['onnx_rounds'])} images/s vs eager torch (threads {comparison['torch']['threads']}, batch "
+        f"{comparison['torch']['batch_size']}) {rates_text(comparison['torch_rounds'])} images/s; median ratio {comparison['ratio']:.2f}x.",
         "",
         f"Generic onnx backend (TorchEncoder) vs eager torch on 64 Fashion-MNIST images: max abs difference "
         f"{check['max_abs_difference']:.2e} at feature scale {check['feature_scale']:.2f} "
@@ -170,7 +170,7 @@ def markdown(mode: str, command: str, info: dict, extraction: dict, backends: li
             f"{result['r2_sklearn']:.4f} | {result['peak_added_mib']:.0f} |"
         )
     lines += ["", "### Targets", "", "| target | measured | met |", "|---|---|---|"]
-    for description, measured, met in targets(extraction, backends, duel, fit_results):
+    for description, measured, met in targets(extraction, backends, comparison, fit_results):
         lines.append(f"| {description} | {measured} | {'yes' if met else 'no'} |")
     return "\n".join(lines) + "\n"
 
@@ -190,12 +190,12 @@ def main() -> None:
     extraction = extraction_rates(settings["images"], settings["batch_size"], settings["rounds"])
     logging.info("extraction: %s", extraction)
     backends = backend_rates(settings["backend_images"], settings["batch_sizes"], settings["threads"])
-    duel = head_to_head(best_setting(backends, "onnx"), best_setting(backends, "torch"), settings["backend_images"] * 4, settings["rounds"])
-    logging.info("onnx vs torch: %s", duel)
+    comparison = head_to_head(best_setting(backends, "onnx"), best_setting(backends, "torch"), settings["backend_images"] * 4, settings["rounds"])
+    logging.info("onnx vs torch: %s", comparison)
     check = onnx_check()
     fit_results = fits(settings["ns"], settings["test"])
 
-    section = markdown(mode, " ".join(["python", "bench/run.py", f"--{mode}"]), info, extraction, backends, duel, check, fit_results)
+    section = markdown(mode, " ".join(["python", "bench/run.py", f"--{mode}"]), info, extraction, backends, comparison, check, fit_results)
     with open(args.output, "a", encoding="utf-8") as output:
         output.write("\n" + section)
     print(section)

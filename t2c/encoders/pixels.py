@@ -10,7 +10,7 @@ to float32 rounding. resize_mode "longest" follows `ResizeKeepRatio(longest=1)` 
 import numpy as np
 from PIL import Image, ImageOps
 
-from t2c.encoders.preprocess import PreprocessConfig
+from t2c.encoders.preprocess import DEFAULT_FILL, PreprocessConfig
 from t2c.errors import ConfigError, ShapeError
 
 RESAMPLING = {  # PreprocessConfig.interpolation -> PIL resampling filter
@@ -63,7 +63,7 @@ def target_size(width: int, height: int, config: PreprocessConfig) -> tuple[int,
     return resized_size(width, height, config.resize)
 
 
-def center_crop(array: np.ndarray, side: int, fill: tuple[int, int, int] = (0, 0, 0)) -> np.ndarray:
+def center_crop(array: np.ndarray, side: int, fill: tuple[int, int, int] = DEFAULT_FILL) -> np.ndarray:
     """Crop an (h, w, 3) uint8 array to (side, side, 3) around its center, padding a smaller image with the RGB colour `fill`.
 
     Padding comes first and cropping second, and the split of the padding and the rounding of the

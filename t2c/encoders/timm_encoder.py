@@ -10,7 +10,7 @@ import logging
 import math
 from pathlib import Path
 
-from t2c.encoders.preprocess import PreprocessConfig
+from t2c.encoders.preprocess import DEFAULT_FILL, PreprocessConfig
 from t2c.encoders.torch_base import TorchEncoder, import_library, state_dict_sha256
 from t2c.encoders.weight_files import hf_file, is_connection_error, offline_error, offline_mode, torch_checkpoint_dir
 from t2c.errors import ConfigError, NotFoundError
@@ -71,7 +71,7 @@ def timm_preprocess(data_config: dict, model_id: str) -> PreprocessConfig:
     mean = tuple(float(value) for value in data_config["mean"])
     crop_mode = data_config.get("crop_mode") or "center"
     resize_mode = CROP_MODE_RESIZE.get(crop_mode, "shortest")  # timm's eval transform treats unknown modes as "center"
-    fill = tuple(round(255 * value) for value in mean) if crop_mode == "border" else (0, 0, 0)
+    fill = tuple(round(255 * value) for value in mean) if crop_mode == "border" else DEFAULT_FILL
 
     crop_pct = data_config.get("crop_pct") or DEFAULT_CROP_PCT
     return PreprocessConfig(
